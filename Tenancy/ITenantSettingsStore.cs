@@ -1,0 +1,41 @@
+namespace Tenancy;
+
+/// <summary>
+/// The tenant settings the shared services run with, merged from every configured source.
+/// Implementations are thread-safe; a reload swaps the whole snapshot at once, so a reader never sees a half-applied change.
+/// </summary>
+public interface ITenantSettingsStore
+{
+    /// <summary>True when <c>MULTI_TENANT_MODE=true</c>: jobs and requests must carry a tenant.</summary>
+    bool IsMultiTenant { get; }
+
+    /// <summary>The settings in force now. Never changes after it is returned; later reloads produce new snapshots.</summary>
+    TenantSettingsSnapshot Current { get; }
+
+    /// <summary>The settings of <paramref name="tenant"/>; throws <see cref="TenantNotFoundException"/> if it has none.</summary>
+    TenantSettings Get(TenantId tenant);
+
+    /// <summary>Raised after a reload changed the set of tenants or any tenant's settings.</summary>
+    event EventHandler<TenantSettingsChangedEventArgs>? Changed;
+}
+
+/// <summary>An immutable view of all tenants' settings and where they came from.</summary>
+public sealed record TenantSettingsSnapshot(IReadOnlyDictionary<TenantId, TenantSettings> Tenants, string Source)
+{
+    public static TenantSettingsSnapshot Empty { get; } = new(new Dictionary<TenantId, TenantSettings>(), "none");
+}
+
+/// <summary>What a reload changed.</summary>
+public sealed class TenantSettingsChangedEventArgs(
+    TenantSettingsSnapshot previous,
+    TenantSettingsSnapshot current,
+    IReadOnlyCollection<TenantId> added,
+    IReadOnlyCollection<TenantId> removed,
+    IReadOnlyCollection<TenantId> changed) : EventArgs
+{
+    public TenantSettingsSnapshot Previous { get; } = previous;
+    public TenantSettingsSnapshot Current { get; } = current;
+    public IReadOnlyCollection<TenantId> Added { get; } = added;
+    public IReadOnlyCollection<TenantId> Removed { get; } = removed;
+    public IReadOnlyCollection<TenantId> Changed { get; } = changed;
+}

@@ -1,0 +1,27 @@
+namespace Tenancy;
+
+/// <summary>What the shared services need to serve one tenant.</summary>
+/// <param name="DatabaseUrl">The tenant's PostgreSQL database, as a <c>postgresql://</c> URL or an Npgsql connection string.</param>
+/// <param name="ElasticsearchNode">Base URL of the tenant's Elasticsearch node, if search is configured.</param>
+/// <param name="ElasticsearchIndex">Prefix of the tenant's Elasticsearch indices, if search is configured.</param>
+/// <param name="BaseUrl">Public base URL of the tenant's web app, used for links in emails and notifications.</param>
+/// <param name="SigningKey">Key that signs and authenticates the tenant's jobs (HMAC-SHA256).</param>
+public sealed record TenantSettings(
+    string DatabaseUrl,
+    string? ElasticsearchNode = null,
+    string? ElasticsearchIndex = null,
+    string? BaseUrl = null,
+    string? SigningKey = null);
+
+/// <summary>Thrown when a tenant has no configuration. The message is a contract: <c>No configuration found for tenant: &lt;id&gt;</c>.</summary>
+public sealed class TenantNotFoundException : Exception
+{
+    public TenantNotFoundException(string tenantId)
+        : base($"No configuration found for tenant: {tenantId}") => TenantId = tenantId;
+
+    public TenantNotFoundException() : base("No configuration found for tenant.") => TenantId = string.Empty;
+
+    public TenantNotFoundException(string message, Exception innerException) : base(message, innerException) => TenantId = string.Empty;
+
+    public string TenantId { get; }
+}
