@@ -1,0 +1,50 @@
+"""A real SMTP server for the tests: aiosmtpd on 127.0.0.1, every accepted message written to a Maildir.
+
+Recipients whose local part starts with 'reject-' are refused permanently (550) and those starting with
+'tempfail-' transiently (451), so the mail worker's retry and failure paths meet a real server's replies.
+Usage: python3 smtp_server.py <port> <maildir>
+"""
+import asyncio
+import mailbox
+import signal
+import sys
+
+from aiosmtpd.controller import Controller
+
+
+class MaildirHandler:
+    def __init__(self, path):
+        self.maildir = mailbox.Maildir(path, create=True)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        local = address.split("@", 1)[0].lower()
+        if local.startswith("reject-"):
+            return "550 5.1.1 Mailbox unavailable: " + address
+        if local.startswith("tempfail-"):
+            return "451 4.3.0 Try again later: " + address
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        content = envelope.original_content or envelope.content
+        header = "X-Envelope-From: {}\r\nX-Envelope-To: {}\r\n".format(
+            envelope.mail_from, ", ".join(envelope.rcpt_tos)).encode()
+        self.maildir.add(header + content)
+        return "250 Message accepted for delivery"
+
+
+def main():
+    port = int(sys.argv[1])
+    controller = Controller(MaildirHandler(sys.argv[2]), hostname="127.0.0.1", port=port)
+    controller.start()
+    print("READY", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.new_event_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.run_until_complete(stop.wait())
+    controller.stop()
+
+
+if __name__ == "__main__":
+    main()
