@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs what the tests need, builds, runs every test.
 # The tests start their own redis-server, PostgreSQL and SMTP servers on free ports and remove them afterwards.
-# Extra arguments go to the test runner (xunit v3 on Microsoft.Testing.Platform), e.g. --filter-class 'Tests.Queue.*'.
+# Extra arguments go to the test runner (xunit v3 on Microsoft.Testing.Platform), e.g. --filter-namespace 'Tests.Queue'.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
