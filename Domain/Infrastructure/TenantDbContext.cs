@@ -26,6 +26,7 @@ public sealed class TenantDbContext(DbContextOptions<TenantDbContext> options) :
     public DbSet<TrackerIntegration> TrackerIntegrations => Set<TrackerIntegration>();
     public DbSet<ExternalIssue> ExternalIssues => Set<ExternalIssue>();
     public DbSet<Import> Imports => Set<Import>();
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {

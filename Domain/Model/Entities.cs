@@ -192,3 +192,11 @@ public sealed class Import
     public DateTimeOffset? StartedAt { get; set; }
     public DateTimeOffset? FinishedAt { get; set; }
 }
+
+/// <summary>An ASP.NET Core data-protection key of the tenant's web app, shared by its replicas through the tenant database.</summary>
+public sealed class DataProtectionKey
+{
+    public long Id { get; set; }
+    public string? FriendlyName { get; set; }
+    public required string Xml { get; set; }
+}
