@@ -19,7 +19,7 @@ public readonly partial record struct TenantId : IParsable<TenantId>
     public string Value { get; }
 
     /// <summary>The id as it appears inside variable names: <c>tenant-a</c> becomes <c>TENANT_A</c>.</summary>
-    public string VariableForm => Value.Replace('-', '_').ToUpperInvariant();
+    public string VariableForm => Value?.Replace('-', '_').ToUpperInvariant() ?? string.Empty;
 
     public static TenantId Parse(string value) =>
         TryParse(value, out var id, out var error) ? id : throw new FormatException(error);

@@ -11,7 +11,14 @@ public sealed record TenantSettings(
     string? ElasticsearchNode = null,
     string? ElasticsearchIndex = null,
     string? BaseUrl = null,
-    string? SigningKey = null);
+    string? SigningKey = null)
+{
+    /// <summary>
+    /// <see cref="DatabaseUrl"/> in Npgsql connection-string syntax (see <see cref="Tenancy.DatabaseConnectionString"/>).
+    /// Settings from the store were validated at load, so this does not throw for them.
+    /// </summary>
+    public string ConnectionString => Tenancy.DatabaseConnectionString.FromUrl(DatabaseUrl);
+}
 
 /// <summary>Thrown when a tenant has no configuration. The message is a contract: <c>No configuration found for tenant: &lt;id&gt;</c>.</summary>
 public sealed class TenantNotFoundException : Exception
