@@ -150,6 +150,7 @@ internal static class TenantSettingsSources
 
             // Keys are compared in variable form first: 'tenant-a', 'Tenant-A' and 'tenant_a' all mean TENANT_A, and
             // silently keeping one of them would hide which settings are really in force.
+            // This pass runs before the id rule so that the more telling error (two spellings) wins over 'invalid id'.
             var seen = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var property in document.RootElement.EnumerateObject())
             {
@@ -162,7 +163,11 @@ internal static class TenantSettingsSources
                         : $"'{earlier}' and '{key}' are two spellings of one tenant id; keep only the canonical '{key.Replace('_', '-').ToLowerInvariant()}'.");
                 }
                 seen.Add(variableForm, key);
+            }
 
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                var key = property.Name;
                 if (!TenantId.TryParse(key, out var tenant, out var error))
                 {
                     throw new TenantConfigurationException(source, key, null, error);
