@@ -15,13 +15,19 @@ public interface ITenantSettingsStore
     /// <summary>The settings of <paramref name="tenant"/>; throws <see cref="TenantNotFoundException"/> if it has none.</summary>
     TenantSettings Get(TenantId tenant);
 
-    /// <summary>Raised after a reload changed the set of tenants or any tenant's settings.</summary>
+    /// <summary>
+    /// Raised after a reload changed the set of tenants or any tenant's settings (a reload that changes nothing, or
+    /// fails, raises nothing; a failed reload keeps the previous snapshot and is logged). Raised on a thread-pool
+    /// thread, one reload at a time and in order; keep handlers short, since the next reload waits for them.
+    /// A handler that throws is logged and does not undo the reload.
+    /// </summary>
     event EventHandler<TenantSettingsChangedEventArgs>? Changed;
 }
 
 /// <summary>An immutable view of all tenants' settings and where they came from.</summary>
 public sealed record TenantSettingsSnapshot(IReadOnlyDictionary<TenantId, TenantSettings> Tenants, string Source)
 {
+    /// <summary>No tenants: the snapshot of a single-tenant service.</summary>
     public static TenantSettingsSnapshot Empty { get; } = new(new Dictionary<TenantId, TenantSettings>(), "none");
 }
 
