@@ -9,6 +9,13 @@ public interface ITenantSettingsStore
     /// <summary>True when <c>MULTI_TENANT_MODE=true</c>: jobs and requests must carry a tenant.</summary>
     bool IsMultiTenant { get; }
 
+    /// <summary>
+    /// The one tenant this process serves when it is a tenant's own instance (<c>INSTANCE_TENANT_ID</c>, as a tenant's
+    /// web app is), else null. Such a store holds exactly that tenant: its database from <c>ConnectionStrings__db</c> /
+    /// <c>DATABASE_URL</c> and the rest from its <c>TENANT_&lt;ID&gt;_*</c> variables (the signing key of its jobs above all).
+    /// </summary>
+    TenantId? InstanceTenant { get; }
+
     /// <summary>The settings in force now. Never changes after it is returned; later reloads produce new snapshots.</summary>
     TenantSettingsSnapshot Current { get; }
 

@@ -16,6 +16,7 @@ internal static class TenancyKeys
     public const string VariablesSource = "TENANT_<ID>_* variables";
     public const string SingleTenantConnectionString = "ConnectionStrings:db";
     public const string SingleTenantDatabaseUrl = "DATABASE_URL";
+    public const string InstanceTenant = "INSTANCE_TENANT_ID";
 
     public static bool IsMultiTenant(IConfiguration configuration) =>
         bool.TryParse(configuration[MultiTenantMode], out var on) && on;

@@ -39,8 +39,16 @@ internal sealed class TenantSettingsStore : ITenantSettingsStore, IDisposable
         IsMultiTenant = TenancyKeys.IsMultiTenant(configuration);
         if (!IsMultiTenant)
         {
-            _current = TenantSettingsSnapshot.Empty;
-            TenancyLog.SingleTenantMode(logger);
+            InstanceTenant = ReadInstanceTenant(configuration);
+            _current = InstanceTenant is { } instance ? LoadInstance(configuration, instance) : TenantSettingsSnapshot.Empty;
+            if (InstanceTenant is null)
+            {
+                TenancyLog.SingleTenantMode(logger);
+            }
+            else
+            {
+                TenancyLog.Loaded(logger, _current.Tenants.Count, _current.Source);
+            }
             return;
         }
 
@@ -67,6 +75,8 @@ internal sealed class TenantSettingsStore : ITenantSettingsStore, IDisposable
     }
 
     public bool IsMultiTenant { get; }
+
+    public TenantId? InstanceTenant { get; }
 
     public TenantSettingsSnapshot Current => _current;
 
@@ -151,6 +161,42 @@ internal sealed class TenantSettingsStore : ITenantSettingsStore, IDisposable
                 TenancyLog.ChangedHandlerFailed(_logger, e);
             }
         }
+    }
+
+    private static TenantId? ReadInstanceTenant(IConfiguration configuration)
+    {
+        var value = configuration[TenancyKeys.InstanceTenant];
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return null;
+        }
+        return TenantId.TryParse(value.Trim(), out var tenant, out var error)
+            ? tenant
+            : throw new TenantConfigurationException(TenancyKeys.InstanceTenant, null, null, error);
+    }
+
+    // A tenant's own instance knows only itself: its database is the service's database, the rest comes from
+    // that tenant's individual variables. Other tenants' variables, if any, are deliberately not read.
+    private static TenantSettingsSnapshot LoadInstance(IConfiguration configuration, TenantId tenant)
+    {
+        string? Field(TenantField field)
+        {
+            var value = configuration[TenancyKeys.VariablePrefix + tenant.VariableForm + field.VariableSuffix];
+            return string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+        }
+
+        var databaseUrl = Field(TenantField.DatabaseUrl)
+            ?? configuration[TenancyKeys.SingleTenantConnectionString]
+            ?? configuration[TenancyKeys.SingleTenantDatabaseUrl];
+        var settings = new TenantSettings(
+            string.IsNullOrWhiteSpace(databaseUrl) ? string.Empty : databaseUrl.Trim(),
+            Field(TenantField.ElasticsearchNode),
+            Field(TenantField.ElasticsearchIndex),
+            Field(TenantField.BaseUrl),
+            Field(TenantField.SigningKey));
+        return new TenantSettingsSnapshot(
+            new Dictionary<TenantId, TenantSettings> { [tenant] = settings },
+            $"{TenancyKeys.InstanceTenant} ({tenant}) with {TenancyKeys.VariablePrefix}{tenant.VariableForm}_* variables");
     }
 
     private static string ReadConfigFileAtStartup(string path)
