@@ -1,0 +1,81 @@
+using System.Text.Json;
+using Queue.Security;
+using Queue.Storage;
+
+namespace Queue.Admin;
+
+/// <summary>A worker's heartbeat record in the queue's <c>workers</c> hash.</summary>
+internal sealed record WorkerReport(int Concurrency, int PerTenantConcurrency, long ExpiresMs);
+
+internal sealed class JobQueueAdmin(QueueStorage storage, JobAuthority authority, TimeProvider time) : IJobQueueAdmin
+{
+    public Task<JobCounts> GetCountsAsync(string queue, CancellationToken cancellationToken = default) =>
+        storage.CountsAsync(Checked(queue), Slot(queue));
+
+    public Task<IReadOnlyList<JobDetails>> GetJobsAsync(string queue, JobState state, int offset = 0, int count = 50, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, 1000);
+        return storage.PageAsync(Checked(queue), Slot(queue), state, offset, count);
+    }
+
+    public Task<JobDetails?> GetJobAsync(string queue, string jobId, CancellationToken cancellationToken = default) =>
+        storage.GetAsync(Checked(queue), Slot(queue), jobId);
+
+    public Task<bool> RetryAsync(string queue, string jobId, CancellationToken cancellationToken = default) => Act(queue, "retry", jobId);
+
+    public Task<bool> PromoteAsync(string queue, string jobId, CancellationToken cancellationToken = default) => Act(queue, "promote", jobId);
+
+    public Task<bool> RemoveAsync(string queue, string jobId, CancellationToken cancellationToken = default) => Act(queue, "remove", jobId);
+
+    public Task<int> CleanAsync(string queue, JobState state, TimeSpan olderThan, int limit = 1000, CancellationToken cancellationToken = default)
+    {
+        if (state is not (JobState.Completed or JobState.Failed))
+        {
+            throw new ArgumentException("Only completed or failed jobs can be cleaned.", nameof(state));
+        }
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        var cutoff = (time.GetUtcNow() - olderThan).ToUnixTimeMilliseconds();
+        return storage.CleanAsync(Checked(queue), Slot(queue), state, cutoff, limit);
+    }
+
+    public async Task<EffectiveConcurrency> GetConcurrencyAsync(string queue, CancellationToken cancellationToken = default)
+    {
+        Checked(queue);
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var workers = new List<WorkerConcurrency>();
+        var expired = new List<StackExchange.Redis.RedisValue>();
+        foreach (var entry in await storage.WorkersAsync(queue))
+        {
+            var report = JsonSerializer.Deserialize<WorkerReport>((string)entry.Value!, JsonSerializerOptions.Web);
+            if (report is null || report.ExpiresMs <= now)
+            {
+                expired.Add(entry.Name);
+                continue;
+            }
+            workers.Add(new WorkerConcurrency(entry.Name!, report.Concurrency, report.PerTenantConcurrency, DateTimeOffset.FromUnixTimeMilliseconds(report.ExpiresMs)));
+        }
+        if (expired.Count > 0)
+        {
+            // Workers that died without saying goodbye: their reports expire and are dropped here.
+            await storage.RemoveWorkersAsync(queue, expired);
+        }
+        workers.Sort((a, b) => string.CompareOrdinal(a.WorkerId, b.WorkerId));
+        return new EffectiveConcurrency(queue, workers.Sum(w => w.Concurrency), workers);
+    }
+
+    private async Task<bool> Act(string queue, string action, string jobId)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(jobId);
+        return await storage.AdminAsync(Checked(queue), action, Slot(queue), jobId, time.GetUtcNow().ToUnixTimeMilliseconds());
+    }
+
+    private string Slot(string queue) => authority.CurrentSlot($"administer queue '{queue}'");
+
+    private static string Checked(string queue)
+    {
+        JobNames.ValidateQueue(queue);
+        return queue;
+    }
+}

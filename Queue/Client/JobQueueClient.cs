@@ -1,0 +1,72 @@
+using System.Diagnostics;
+using System.Text;
+using Microsoft.Extensions.Options;
+using Queue.Security;
+using Queue.Storage;
+
+namespace Queue.Client;
+
+internal sealed class JobQueueClient(QueueStorage storage, JobAuthority authority, IOptions<JobQueueOptions> options, TimeProvider time) : IJobQueueClient
+{
+    public async Task<EnqueueResult> EnqueueAsync(string queue, string name, string payloadJson, EnqueueOptions? options = null, CancellationToken cancellationToken = default) =>
+        (await EnqueueBulkAsync(queue, [new JobRequest(name, payloadJson, options)], cancellationToken))[0];
+
+    public async Task<IReadOnlyList<EnqueueResult>> EnqueueBulkAsync(string queue, IReadOnlyList<JobRequest> jobs, CancellationToken cancellationToken = default)
+    {
+        JobNames.ValidateQueue(queue);
+        ArgumentNullException.ThrowIfNull(jobs);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (jobs.Count == 0)
+        {
+            return [];
+        }
+        var slot = authority.CurrentSlot($"enqueue job '{jobs[0].Name}' on queue '{queue}'");
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        using var activity = QueueTelemetry.StartEnqueue(queue, slot, jobs.Count, jobs[0].Options?.JobId);
+        // The consumer span becomes a child of this producer span (or of the caller's span when nobody listens to ours).
+        var traceParent = Activity.Current?.Id ?? "";
+        var records = new JobRecord[jobs.Count];
+        for (var i = 0; i < jobs.Count; i++)
+        {
+            records[i] = ToRecord(queue, slot, jobs[i], traceParent, now);
+        }
+        var added = await storage.EnqueueAsync(queue, records, now);
+        var count = added.Count(a => a);
+        QueueTelemetry.Enqueued.Add(count, QueueTelemetry.Tags(queue, slot));
+        var results = new EnqueueResult[records.Length];
+        for (var i = 0; i < records.Length; i++)
+        {
+            results[i] = new EnqueueResult(records[i].Id, added[i]);
+        }
+        return results;
+    }
+
+    private JobRecord ToRecord(string queue, string slot, JobRequest job, string traceParent, long now)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        JobNames.ValidateName(job.Name, "job name", nameof(job));
+        ArgumentNullException.ThrowIfNull(job.PayloadJson);
+        var o = job.Options;
+        var id = o?.JobId ?? Guid.CreateVersion7().ToString("N");
+        JobNames.ValidateName(id, "job id", nameof(job));
+        var size = Encoding.UTF8.GetByteCount(job.PayloadJson);
+        var limit = options.Value.MaxPayloadBytes;
+        if (size > limit)
+        {
+            throw new ArgumentException(
+                $"The payload of job '{job.Name}' ({id}) on queue '{queue}' is {size} bytes; the limit is {limit} bytes (JobQueueOptions.MaxPayloadBytes). " +
+                "Store large data elsewhere and enqueue a reference to it.", nameof(job));
+        }
+        if (o?.Priority is < 0 or > 1000)
+        {
+            throw new ArgumentException($"Priority {o.Priority} of job '{job.Name}' is outside 0..1000.", nameof(job));
+        }
+        if (o?.MaxAttempts is < 1)
+        {
+            throw new ArgumentException($"MaxAttempts of job '{job.Name}' must be at least 1.", nameof(job));
+        }
+        var due = o?.Delay is { } delay && delay > TimeSpan.Zero ? now + (long)delay.TotalMilliseconds : 0;
+        var signature = authority.Sign(slot, queue, id, job.Name, job.PayloadJson);
+        return new JobRecord(slot, id, job.Name, job.PayloadJson, signature, traceParent, o?.Priority ?? 0, o?.MaxAttempts ?? 0, due);
+    }
+}

@@ -1,0 +1,132 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Queue;
+
+/// <summary>The defaults of the queue options, in one place.</summary>
+public static class JobQueueDefaults
+{
+    public const string KeyPrefix = "aq";
+    public const int MaxPayloadBytes = 256 * 1024;
+    public const int MaxAttempts = 3;
+    public const int MaxStalls = 1;
+    public const string LeaseDuration = "00:00:30";
+    public const string BackoffDelay = "00:00:01";
+    public const string MaxBackoffDelay = "01:00:00";
+    public const int CompletedKeepCount = 1000;
+    public const string CompletedMaxAge = "1.00:00:00";
+    public const int FailedKeepCount = 10_000;
+    public const string FailedMaxAge = "7.00:00:00";
+    public const string ShutdownTimeout = "00:00:30";
+    public const string SafetyPollInterval = "00:00:05";
+    public const string HeartbeatInterval = "00:00:10";
+}
+
+/// <summary>Options shared by the client and the server: where the queue lives and what a job may carry.</summary>
+public sealed class JobQueueOptions
+{
+    /// <summary>
+    /// StackExchange.Redis configuration (<c>host:port,password=...</c>) or a <c>valkey://</c>/<c>redis://</c> URL.
+    /// When unset, <c>ConnectionStrings:valkey</c> and then <c>VALKEY_URL</c> are read from configuration.
+    /// </summary>
+    [Required(ErrorMessage = "No Valkey connection configured: set ConnectionStrings__valkey or VALKEY_URL.")]
+    public string? ConnectionString { get; set; }
+
+    /// <summary>First segment of every key; lets several deployments share one Valkey.</summary>
+    [Required]
+    [RegularExpression("^[A-Za-z0-9_.-]{1,32}$")]
+    public string KeyPrefix { get; set; } = JobQueueDefaults.KeyPrefix;
+
+    /// <summary>Largest payload accepted at enqueue, in UTF-8 bytes.</summary>
+    [Range(1, 64 * 1024 * 1024)]
+    public int MaxPayloadBytes { get; set; } = JobQueueDefaults.MaxPayloadBytes;
+
+    /// <summary>
+    /// Signs jobs enqueued without a tenant in a single-tenant deployment. When unset those jobs are stored unsigned;
+    /// a server that has it set refuses unsigned tenantless jobs. Tenant jobs always use the tenant's own signing key.
+    /// </summary>
+    public string? SingleTenantSigningKey { get; set; }
+}
+
+/// <summary>How the delay before a retry grows.</summary>
+public enum BackoffKind
+{
+    /// <summary><see cref="QueueOptions.BackoffDelay"/> times 2^(attempt-1), capped by <see cref="QueueOptions.MaxBackoffDelay"/>.</summary>
+    Exponential,
+
+    /// <summary>Always <see cref="QueueOptions.BackoffDelay"/>.</summary>
+    Fixed,
+}
+
+/// <summary>How a server processes one queue. Named options: the name is the queue's.</summary>
+public sealed class QueueOptions
+{
+    /// <summary>Jobs of this queue this worker runs at once.</summary>
+    [Range(1, 1024)]
+    public int Concurrency { get; set; } = 1;
+
+    /// <summary>
+    /// Most jobs of one tenant running at once on this queue, counted over all workers; 0 means no cap beyond
+    /// <see cref="Concurrency"/>. Round-robin fetching keeps tenants fair either way; the cap also bounds how much of the
+    /// workers one tenant's slow jobs can hold.
+    /// </summary>
+    [Range(0, 1024)]
+    public int PerTenantConcurrency { get; set; }
+
+    /// <summary>How long a fetched job stays leased without renewal; the worker renews at a third of it.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.Parse(JobQueueDefaults.LeaseDuration, null);
+
+    /// <summary>Times a job may lose its lease (worker crashed or hung) and be run again before it is failed.</summary>
+    [Range(0, 100)]
+    public int MaxStalls { get; set; } = JobQueueDefaults.MaxStalls;
+
+    /// <summary>Attempts of a job that does not set its own.</summary>
+    [Range(1, 1000)]
+    public int MaxAttempts { get; set; } = JobQueueDefaults.MaxAttempts;
+
+    public BackoffKind Backoff { get; set; } = BackoffKind.Exponential;
+
+    [Range(typeof(TimeSpan), "00:00:00", "7.00:00:00")]
+    public TimeSpan BackoffDelay { get; set; } = TimeSpan.Parse(JobQueueDefaults.BackoffDelay, null);
+
+    [Range(typeof(TimeSpan), "00:00:00", "30.00:00:00")]
+    public TimeSpan MaxBackoffDelay { get; set; } = TimeSpan.Parse(JobQueueDefaults.MaxBackoffDelay, null);
+
+    /// <summary>Randomises exponential delays to between half and all of the computed value, so retries spread out.</summary>
+    public bool BackoffJitter { get; set; } = true;
+
+    /// <summary>Completed jobs kept per tenant (newest first); -1 keeps all.</summary>
+    [Range(-1, int.MaxValue)]
+    public int CompletedKeepCount { get; set; } = JobQueueDefaults.CompletedKeepCount;
+
+    /// <summary>Completed jobs older than this are removed; zero keeps them regardless of age.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "3650.00:00:00")]
+    public TimeSpan CompletedMaxAge { get; set; } = TimeSpan.Parse(JobQueueDefaults.CompletedMaxAge, null);
+
+    /// <summary>Failed jobs kept per tenant (newest first); -1 keeps all.</summary>
+    [Range(-1, int.MaxValue)]
+    public int FailedKeepCount { get; set; } = JobQueueDefaults.FailedKeepCount;
+
+    /// <summary>Failed jobs older than this are removed; zero keeps them regardless of age.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "3650.00:00:00")]
+    public TimeSpan FailedMaxAge { get; set; } = TimeSpan.Parse(JobQueueDefaults.FailedMaxAge, null);
+}
+
+/// <summary>Options of one server (one worker process) across its queues.</summary>
+public sealed class JobQueueServerOptions
+{
+    /// <summary>Identifies this worker in the concurrency report; defaults to machine name, process id and a random suffix.</summary>
+    public string? WorkerId { get; set; }
+
+    /// <summary>How long shutdown waits for running jobs before it cancels them and hands them back.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.Parse(JobQueueDefaults.ShutdownTimeout, null);
+
+    /// <summary>Longest an idle worker sleeps without a wake-up message, in case one was lost.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
+    public TimeSpan SafetyPollInterval { get; set; } = TimeSpan.Parse(JobQueueDefaults.SafetyPollInterval, null);
+
+    /// <summary>How often the worker reports its concurrency and queue depths; the report expires after three intervals.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.Parse(JobQueueDefaults.HeartbeatInterval, null);
+}

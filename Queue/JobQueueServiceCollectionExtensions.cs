@@ -1,0 +1,143 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Queue.Admin;
+using Queue.Client;
+using Queue.Security;
+using Queue.Server;
+using Queue.Storage;
+using Tenancy;
+
+namespace Queue;
+
+/// <summary>
+/// Registers the job queue. Client and server register separately: a web app adds only the client; the worker adds
+/// the server with its queues and handlers. Both need an <see cref="ITenantSettingsStore"/> registered by the app.
+/// </summary>
+public static class JobQueueServiceCollectionExtensions
+{
+    /// <summary>Adds <see cref="IJobQueueClient"/>, <see cref="IRecurringJobClient"/> and <see cref="IJobQueueAdmin"/>.</summary>
+    public static IServiceCollection AddJobQueueClient(this IServiceCollection services, Action<JobQueueOptions>? configure = null)
+    {
+        AddCore(services, configure);
+        services.TryAddSingleton<IJobQueueClient, JobQueueClient>();
+        services.TryAddSingleton<IRecurringJobClient, RecurringJobClient>();
+        services.TryAddSingleton<IJobQueueAdmin, JobQueueAdmin>();
+        return services;
+    }
+
+    /// <summary>Adds the worker side; add queues and handlers on the returned builder.</summary>
+    public static JobQueueServerBuilder AddJobQueueServer(
+        this IServiceCollection services, Action<JobQueueServerOptions>? configure = null, Action<JobQueueOptions>? configureQueue = null)
+    {
+        AddCore(services, configureQueue);
+        services.AddOptions<JobQueueServerOptions>().Configure(o => configure?.Invoke(o)).ValidateDataAnnotations().ValidateOnStart();
+        var registry = services.FirstOrDefault(d => d.ServiceType == typeof(JobQueueRegistry))?.ImplementationInstance as JobQueueRegistry;
+        if (registry is null)
+        {
+            registry = new JobQueueRegistry();
+            services.AddSingleton(registry);
+            services.AddSingleton<JobQueueServer>();
+            services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<JobQueueServer>());
+        }
+        return new JobQueueServerBuilder(services, registry);
+    }
+
+    private static void AddCore(IServiceCollection services, Action<JobQueueOptions>? configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var options = services.AddOptions<JobQueueOptions>();
+        if (!services.Any(d => d.ServiceType == typeof(QueueStorage)))
+        {
+            options.Configure<IServiceProvider>((o, sp) =>
+                o.ConnectionString ??= sp.GetService<IConfiguration>() is { } configuration ? ValkeyConnection.FromConfiguration(configuration) : null);
+            options.ValidateDataAnnotations().ValidateOnStart();
+        }
+        if (configure is not null)
+        {
+            options.PostConfigure(configure);
+        }
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<ICurrentTenant, AmbientCurrentTenant>();
+        services.TryAddSingleton<QueueConnection>();
+        services.TryAddSingleton<QueueStorage>();
+        services.TryAddSingleton<JobAuthority>();
+    }
+}
+
+/// <summary>Adds queues to the server.</summary>
+public sealed class JobQueueServerBuilder
+{
+    private readonly JobQueueRegistry _registry;
+
+    internal JobQueueServerBuilder(IServiceCollection services, JobQueueRegistry registry)
+    {
+        Services = services;
+        _registry = registry;
+    }
+
+    public IServiceCollection Services { get; }
+
+    /// <summary>Processes <paramref name="queue"/> with <paramref name="concurrency"/> jobs at once; add its handlers on the result.</summary>
+    public JobQueueBuilder AddQueue(string queue, int concurrency, Action<QueueOptions>? configure = null)
+    {
+        JobNames.ValidateQueue(queue);
+        if (!_registry.Queues.TryAdd(queue, new Dictionary<string, JobHandlerInvoker>(StringComparer.Ordinal)))
+        {
+            throw new InvalidOperationException($"Queue '{queue}' is already registered.");
+        }
+        Services.AddOptions<QueueOptions>(queue)
+            .Configure(o =>
+            {
+                o.Concurrency = concurrency;
+                configure?.Invoke(o);
+            })
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        return new JobQueueBuilder(this, _registry.Queues[queue]);
+    }
+}
+
+/// <summary>Adds handlers to one queue.</summary>
+public sealed class JobQueueBuilder
+{
+    private readonly JobQueueServerBuilder _server;
+    private readonly Dictionary<string, JobHandlerInvoker> _handlers;
+
+    internal JobQueueBuilder(JobQueueServerBuilder server, Dictionary<string, JobHandlerInvoker> handlers)
+    {
+        _server = server;
+        _handlers = handlers;
+    }
+
+    public IServiceCollection Services => _server.Services;
+
+    /// <summary>Runs jobs named <paramref name="jobName"/> with <typeparamref name="THandler"/>, resolved per job from the job's scope.</summary>
+    public JobQueueBuilder AddHandler<THandler>(string jobName) where THandler : class, IJobHandler
+    {
+        Services.TryAddScoped<THandler>();
+        return Add(jobName, JobQueueRegistry.For<THandler>());
+    }
+
+    /// <summary>Runs jobs named <paramref name="jobName"/> with a delegate; resolve services from the context's scope via the arguments.</summary>
+    public JobQueueBuilder AddHandler(string jobName, Func<IServiceProvider, JobContext, CancellationToken, Task> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return Add(jobName, (sp, context, ct) => handler(sp, context, ct));
+    }
+
+    /// <summary>Adds the next queue.</summary>
+    public JobQueueBuilder AddQueue(string queue, int concurrency, Action<QueueOptions>? configure = null) =>
+        _server.AddQueue(queue, concurrency, configure);
+
+    private JobQueueBuilder Add(string jobName, JobHandlerInvoker invoker)
+    {
+        JobNames.ValidateName(jobName, "job name", nameof(jobName));
+        if (!_handlers.TryAdd(jobName, invoker))
+        {
+            throw new InvalidOperationException($"A handler for job '{jobName}' is already registered on this queue.");
+        }
+        return this;
+    }
+}

@@ -1,0 +1,97 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Queue.Storage;
+
+namespace Queue;
+
+/// <summary>
+/// The queue's traces and metrics. Register <see cref="ActivitySourceName"/> and <see cref="MeterName"/> with
+/// OpenTelemetry. Spans follow the messaging conventions: a producer span per enqueue call and a consumer span per
+/// job, the child of the producer span recorded in the job (W3C traceparent); both carry <c>tenant.id</c>.
+/// </summary>
+public static class QueueTelemetry
+{
+    public const string ActivitySourceName = "Queue";
+    public const string MeterName = "Queue";
+
+    internal const string MessagingSystem = "valkey";
+
+    internal static readonly ActivitySource Source = new(ActivitySourceName);
+    private static readonly Meter Meter = new(MeterName);
+
+    internal static readonly Counter<long> Enqueued = Meter.CreateCounter<long>("queue.jobs.enqueued", "{job}", "Jobs added to a queue.");
+    internal static readonly Counter<long> Completed = Meter.CreateCounter<long>("queue.jobs.completed", "{job}", "Jobs whose handler succeeded.");
+    internal static readonly Counter<long> Failed = Meter.CreateCounter<long>("queue.jobs.failed", "{job}", "Job attempts that failed (retried or final).");
+    internal static readonly Histogram<double> WaitTime = Meter.CreateHistogram<double>("queue.job.wait_time", "s", "From enqueue to start of the attempt.");
+    internal static readonly Histogram<double> RunTime = Meter.CreateHistogram<double>("queue.job.run_time", "s", "Handler run time.");
+
+    /// <summary>Last depths seen by this process's heartbeat, per queue and tenant.</summary>
+    private static readonly ConcurrentDictionary<(string Queue, string Tenant), long> Depths = new();
+
+    static QueueTelemetry() =>
+        Meter.CreateObservableGauge("queue.jobs.waiting", ObserveDepth, "{job}", "Waiting jobs per queue and tenant, as of the last heartbeat.");
+
+    internal static void SetDepth(string queue, IReadOnlyList<(string Tenant, long Waiting)> depths)
+    {
+        foreach (var key in Depths.Keys.Where(k => k.Queue == queue && !depths.Any(d => d.Tenant == k.Tenant)))
+        {
+            Depths.TryRemove(key, out _);
+        }
+        foreach (var (tenant, waiting) in depths)
+        {
+            Depths[(queue, tenant)] = waiting;
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> ObserveDepth() =>
+        Depths.Select(d => new Measurement<long>(d.Value, Tags(d.Key.Queue, d.Key.Tenant)));
+
+    internal static TagList Tags(string queue, string tenant) => new()
+    {
+        { "messaging.destination.name", queue },
+        { "tenant.id", TenantTag(tenant) },
+    };
+
+    internal static string TenantTag(string slot) => slot == QueueKeys.NoTenant ? "none" : slot;
+
+    internal static Activity? StartEnqueue(string queue, string tenant, int count, string? firstId)
+    {
+        var activity = Source.StartActivity($"send {queue}", ActivityKind.Producer);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("messaging.system", MessagingSystem);
+            activity.SetTag("messaging.destination.name", queue);
+            activity.SetTag("messaging.operation.type", "send");
+            activity.SetTag("messaging.operation.name", "enqueue");
+            activity.SetTag("tenant.id", TenantTag(tenant));
+            if (count == 1)
+            {
+                activity.SetTag("messaging.message.id", firstId);
+            }
+            else
+            {
+                activity.SetTag("messaging.batch.message_count", count);
+            }
+        }
+        return activity;
+    }
+
+    internal static Activity? StartProcess(FetchedJob job)
+    {
+        ActivityContext.TryParse(job.TraceParent, null, isRemote: true, out var parent);
+        var activity = Source.StartActivity($"process {job.Queue}", ActivityKind.Consumer, parent);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("messaging.system", MessagingSystem);
+            activity.SetTag("messaging.destination.name", job.Queue);
+            activity.SetTag("messaging.operation.type", "process");
+            activity.SetTag("messaging.operation.name", "process");
+            activity.SetTag("messaging.message.id", job.Id);
+            activity.SetTag("tenant.id", TenantTag(job.Tenant));
+            activity.SetTag("job.name", job.Name);
+            activity.SetTag("job.attempt", job.Attempt);
+        }
+        return activity;
+    }
+}

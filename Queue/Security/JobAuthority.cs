@@ -1,0 +1,91 @@
+using Microsoft.Extensions.Options;
+using Queue.Storage;
+using Tenancy;
+
+namespace Queue.Security;
+
+/// <summary>
+/// Decides which tenant a job belongs to and with which key it is signed and checked (rules 1, 2 and 6 of tenancy).
+/// A job carries the ambient tenant and is signed with that tenant's key. Without an ambient tenant a multi-tenant
+/// deployment refuses the job; a single-tenant one stores it under <see cref="QueueKeys.NoTenant"/>, signed with
+/// <see cref="JobQueueOptions.SingleTenantSigningKey"/> when that is set, unsigned otherwise.
+/// </summary>
+internal sealed class JobAuthority(ICurrentTenant current, ITenantSettingsStore tenants, IOptions<JobQueueOptions> options)
+{
+    /// <summary>The tenant slot for a job enqueued or administered now; throws when multi-tenant code runs without a tenant.</summary>
+    public string CurrentSlot(string action)
+    {
+        if (current.Id is { } tenant)
+        {
+            return tenant.Value;
+        }
+        return tenants.IsMultiTenant
+            ? throw new InvalidOperationException(
+                $"Cannot {action}: no tenant is current, and in multi-tenant mode every job must carry a tenant. " +
+                "Run this inside the tenant's request or a TenantScope.Begin(tenant).")
+            : QueueKeys.NoTenant;
+    }
+
+    public string Sign(string slot, string queue, string id, string name, string payload)
+    {
+        if (slot == QueueKeys.NoTenant)
+        {
+            return options.Value.SingleTenantSigningKey is { Length: > 0 } key ? JobSignature.Compute(key, queue, id, slot, name, payload) : "";
+        }
+        var settings = tenants.Get(TenantId.Parse(slot));
+        if (string.IsNullOrEmpty(settings.SigningKey))
+        {
+            throw new InvalidOperationException(
+                $"Cannot enqueue job '{name}' on queue '{queue}': tenant '{slot}' has no signing key configured " +
+                $"(TENANT_{TenantId.Parse(slot).VariableForm}_SIGNING_KEY or signingKey in TENANT_CONFIGS).");
+        }
+        return JobSignature.Compute(settings.SigningKey, queue, id, slot, name, payload);
+    }
+
+    /// <summary>
+    /// Checks a fetched job before anything tenant-bound runs. Returns the job's tenant (null for a single-tenant job),
+    /// or the reason it must fail without running.
+    /// </summary>
+    public (TenantId? Tenant, string? Failure) Authenticate(FetchedJob job)
+    {
+        if (job.Tenant == QueueKeys.NoTenant)
+        {
+            if (tenants.IsMultiTenant)
+            {
+                return (null, $"Job {job.Id} on queue {job.Queue} has no tenant; in multi-tenant mode every job must carry one, so it was failed without running.");
+            }
+            var key = options.Value.SingleTenantSigningKey;
+            if (string.IsNullOrEmpty(key))
+            {
+                return (null, null);
+            }
+            return JobSignature.Verify(key, job.Queue, job.Id, job.Tenant, job.Name, job.Payload, job.Signature)
+                ? (null, null)
+                : (null, SignatureFailure(job));
+        }
+        if (!TenantId.TryParse(job.Tenant, out var tenant, out var error))
+        {
+            return (null, $"Job {job.Id} on queue {job.Queue} was failed without running: {error}");
+        }
+        TenantSettings settings;
+        try
+        {
+            settings = tenants.Get(tenant);
+        }
+        catch (TenantNotFoundException e)
+        {
+            return (tenant, e.Message);
+        }
+        if (string.IsNullOrEmpty(settings.SigningKey))
+        {
+            return (tenant, $"Tenant {tenant} has no signing key configured, so job {job.Id} cannot be authenticated and was failed without running.");
+        }
+        return JobSignature.Verify(settings.SigningKey, job.Queue, job.Id, job.Tenant, job.Name, job.Payload, job.Signature)
+            ? (tenant, null)
+            : (tenant, SignatureFailure(job));
+    }
+
+    private static string SignatureFailure(FetchedJob job) =>
+        $"Job {job.Id} on queue {job.Queue} failed signature verification: its tenant, name or payload differ from what was signed at enqueue " +
+        "(tampered, or signed with another key). The handler did not run.";
+}

@@ -1,0 +1,423 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Threading.Channels;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Queue.Security;
+using Queue.Storage;
+using StackExchange.Redis;
+using Tenancy;
+
+namespace Queue.Server;
+
+/// <summary>
+/// Processes one queue in this worker: one fetch loop leasing batches of jobs for free slots, a task per running
+/// job, a lease renewer, and an acknowledger that records outcomes in batches (group commit: while one batch is
+/// being written, the next accumulates). Delivery is at least once: a job whose outcome is never recorded runs
+/// again when its lease expires.
+/// </summary>
+internal sealed class QueueProcessor : IDisposable
+{
+    /// <summary>Most outcomes written by one script call.</summary>
+    private const int FinishBatch = 512;
+
+    /// <summary>How long cancelled handlers get to return before their jobs are handed back from under them.</summary>
+    private static readonly TimeSpan CancelGrace = TimeSpan.FromSeconds(2);
+
+    private readonly string _queue;
+    private readonly QueueOptions _options;
+    private readonly JobQueueServerOptions _server;
+    private readonly QueueStorage _storage;
+    private readonly IReadOnlyDictionary<string, JobHandlerInvoker> _handlers;
+    private readonly JobAuthority _authority;
+    private readonly IServiceScopeFactory _scopes;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly string _workerId;
+    private readonly Retention _retention;
+    private readonly SemaphoreSlim _slots;
+    private readonly WakeSignal _wake = new();
+    private readonly CancellationTokenSource _stopFetching = new();
+    private readonly CancellationTokenSource _abortJobs = new();
+    private readonly CancellationTokenSource _stopRenewing = new();
+    private readonly ConcurrentDictionary<string, RunningJob> _running = new(StringComparer.Ordinal);
+    private readonly Channel<FinishEntry> _finishes = Channel.CreateUnbounded<FinishEntry>(new UnboundedChannelOptions { SingleReader = true });
+    private Task _fetchLoop = Task.CompletedTask;
+    private Task _renewLoop = Task.CompletedTask;
+    private Task _ackLoop = Task.CompletedTask;
+    private long _fetches;
+    private int _handedBack;
+
+    public QueueProcessor(
+        string queue, QueueOptions options, JobQueueServerOptions server, QueueStorage storage, IReadOnlyDictionary<string, JobHandlerInvoker> handlers,
+        JobAuthority authority, IServiceScopeFactory scopes, TimeProvider time, ILogger logger, string workerId)
+    {
+        _queue = queue;
+        _options = options;
+        _server = server;
+        _storage = storage;
+        _handlers = handlers;
+        _authority = authority;
+        _scopes = scopes;
+        _time = time;
+        _logger = logger;
+        _workerId = workerId;
+        _retention = Retention.From(options);
+        _slots = new SemaphoreSlim(options.Concurrency, options.Concurrency);
+    }
+
+    public string Queue => _queue;
+
+    public QueueOptions Options => _options;
+
+    /// <summary>Called on a wake-up message: jobs may be waiting.</summary>
+    public void Wake() => _wake.Set();
+
+    public void Start()
+    {
+        _fetchLoop = Task.Run(FetchLoopAsync);
+        _renewLoop = Task.Run(RenewLoopAsync);
+        _ackLoop = Task.Run(AckLoopAsync);
+    }
+
+    /// <summary>
+    /// Stops fetching, lets running jobs finish within the shutdown timeout, then cancels the rest and hands them
+    /// back to waiting at once, so another worker can take them without waiting for a lease to expire.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopFetching.CancelAsync();
+        await _fetchLoop;
+        var running = _running.Values.Select(r => r.Task).ToArray();
+        // Real time on purpose: shutdown must end even when tests drive the job clock by hand.
+        if (!await WaitAllAsync(running, _server.ShutdownTimeout, cancellationToken))
+        {
+            await _abortJobs.CancelAsync();
+            if (!await WaitAllAsync(running, CancelGrace, cancellationToken))
+            {
+                foreach (var stuck in _running.Values.Where(r => !r.Task.IsCompleted))
+                {
+                    stuck.HandedBack = true;
+                    HandBack(stuck.Job);
+                }
+            }
+        }
+        _finishes.Writer.TryComplete();
+        await _ackLoop;
+        await _stopRenewing.CancelAsync();
+        await _renewLoop;
+        if (_handedBack > 0)
+        {
+            QueueLog.HandedBack(_logger, _queue, _handedBack);
+        }
+    }
+
+    public void Dispose()
+    {
+        _stopFetching.Dispose();
+        _abortJobs.Dispose();
+        _stopRenewing.Dispose();
+        _slots.Dispose();
+    }
+
+    private static async Task<bool> WaitAllAsync(Task[] tasks, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.WhenAll(tasks).WaitAsync(timeout, cancellationToken);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private long Now() => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private async Task FetchLoopAsync()
+    {
+        var stopping = _stopFetching.Token;
+        var leaseMs = (long)_options.LeaseDuration.TotalMilliseconds;
+        while (!stopping.IsCancellationRequested)
+        {
+            _wake.Reset();
+            try
+            {
+                await _slots.WaitAsync(stopping);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            var want = 1;
+            while (want < _options.Concurrency && _slots.Wait(0))
+            {
+                want++;
+            }
+            FetchResult result;
+            try
+            {
+                var now = Now();
+                var token = $"{_workerId}:{Interlocked.Increment(ref _fetches)}";
+                result = await _storage.FetchAsync(_queue, now, now + leaseMs, token, want, _options.PerTenantConcurrency, _options.MaxStalls);
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
+            {
+                _slots.Release(want);
+                QueueLog.FetchFailed(_logger, e, _queue);
+                if (!await DelayAsync(TimeSpan.FromSeconds(1), stopping))
+                {
+                    break;
+                }
+                continue;
+            }
+            if (want > result.Jobs.Count)
+            {
+                _slots.Release(want - result.Jobs.Count);
+            }
+            foreach (var job in result.Jobs)
+            {
+                Start(job);
+            }
+            if (result.Jobs.Count == 0)
+            {
+                var timeout = _server.SafetyPollInterval;
+                if (result.NextDueMs >= 0)
+                {
+                    var untilDue = TimeSpan.FromMilliseconds(Math.Max(1, result.NextDueMs - Now()));
+                    timeout = untilDue < timeout ? untilDue : timeout;
+                }
+                try
+                {
+                    await _wake.WaitAsync(timeout, _time, stopping);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+    }
+
+    private static async Task<bool> DelayAsync(TimeSpan delay, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(delay, cancellationToken);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private void Start(FetchedJob job)
+    {
+        var run = new RunningJob(job, CancellationTokenSource.CreateLinkedTokenSource(_abortJobs.Token));
+        _running[Key(job)] = run;
+        run.Task = Task.Run(() => RunAsync(run));
+    }
+
+    private static string Key(FetchedJob job) => job.Tenant + "|" + job.Id;
+
+    private async Task RunAsync(RunningJob run)
+    {
+        try
+        {
+            var outcome = await ExecuteAsync(run);
+            if (outcome is not null && !run.HandedBack)
+            {
+                if (outcome.Kind == FinishKind.HandBack)
+                {
+                    Interlocked.Increment(ref _handedBack);
+                }
+                _finishes.Writer.TryWrite(outcome);
+            }
+        }
+        finally
+        {
+            _running.TryRemove(Key(run.Job), out _);
+            run.Cancellation.Dispose();
+            _slots.Release();
+        }
+    }
+
+    private void HandBack(FetchedJob job)
+    {
+        Interlocked.Increment(ref _handedBack);
+        _finishes.Writer.TryWrite(new FinishEntry(FinishKind.HandBack, job));
+    }
+
+    private async Task<FinishEntry?> ExecuteAsync(RunningJob run)
+    {
+        var job = run.Job;
+        using var activity = QueueTelemetry.StartProcess(job);
+        var tags = QueueTelemetry.Tags(job.Queue, job.Tenant);
+        QueueTelemetry.WaitTime.Record(Math.Max(0, Now() - job.EnqueuedMs) / 1000.0, tags);
+
+        // Authenticate before anything tenant-bound runs (rule 2); a job that fails here never reaches a handler.
+        var (tenant, failure) = _authority.Authenticate(job);
+        JobHandlerInvoker? handler = null;
+        if (failure is null && !_handlers.TryGetValue(job.Name, out handler))
+        {
+            failure = $"No handler is registered for job type '{job.Name}' on queue '{job.Queue}'.";
+        }
+        if (failure is not null || handler is null)
+        {
+            failure ??= "No handler.";
+            QueueLog.Rejected(_logger, job.Queue, job.Id, failure);
+            QueueTelemetry.Failed.Add(1, tags);
+            activity?.SetStatus(ActivityStatusCode.Error, failure);
+            return new FinishEntry(FinishKind.Fail, job, Error: failure);
+        }
+
+        QueueLog.Processing(_logger, job.Queue, job.Id, job.Name, QueueTelemetry.TenantTag(job.Tenant));
+        var started = _time.GetTimestamp();
+        var cancellation = run.Cancellation.Token;
+        try
+        {
+            // The tenant scope comes first so that everything the job's DI scope creates sees the job's tenant.
+            using (tenant is { } t ? TenantScope.Begin(t) : null)
+            {
+                await using var scope = _scopes.CreateAsyncScope();
+                await handler(scope.ServiceProvider, new JobContext(job, tenant, _storage, cancellation), cancellation);
+            }
+            QueueTelemetry.RunTime.Record(_time.GetElapsedTime(started).TotalSeconds, tags);
+            QueueTelemetry.Completed.Add(1, tags);
+            return new FinishEntry(FinishKind.Complete, job);
+        }
+        catch (Exception) when (cancellation.IsCancellationRequested)
+        {
+            // Lease lost: the job belongs to whoever recovered it. Shutdown: give it back for another worker.
+            return run.LeaseLost ? null : new FinishEntry(FinishKind.HandBack, job);
+        }
+        catch (JobRetryAfterException e)
+        {
+            var due = Now() + (long)Math.Max(0, e.Delay.TotalMilliseconds);
+            QueueLog.Deferred(_logger, job.Queue, job.Id, DateTimeOffset.FromUnixTimeMilliseconds(due));
+            return new FinishEntry(FinishKind.Delay, job, due, e.Message);
+        }
+        catch (Exception e)
+        {
+            QueueTelemetry.RunTime.Record(_time.GetElapsedTime(started).TotalSeconds, tags);
+            QueueTelemetry.Failed.Add(1, tags);
+            activity?.SetStatus(ActivityStatusCode.Error, e.Message);
+            var maxAttempts = job.MaxAttempts > 0 ? job.MaxAttempts : _options.MaxAttempts;
+            if (e is PermanentJobFailureException || job.Attempt >= maxAttempts)
+            {
+                QueueLog.FailedFinal(_logger, e, job.Queue, job.Id, job.Attempt);
+                return new FinishEntry(FinishKind.Fail, job, Error: e.Message, Stack: e.ToString());
+            }
+            var due = Now() + (long)Backoff.Delay(_options, job.Attempt, Random.Shared.NextDouble()).TotalMilliseconds;
+            QueueLog.Retrying(_logger, e, job.Queue, job.Id, job.Attempt, DateTimeOffset.FromUnixTimeMilliseconds(due));
+            return new FinishEntry(FinishKind.Retry, job, due, e.Message, e.ToString());
+        }
+    }
+
+    private async Task AckLoopAsync()
+    {
+        var reader = _finishes.Reader;
+        var batch = new List<FinishEntry>(FinishBatch);
+        while (await reader.WaitToReadAsync())
+        {
+            batch.Clear();
+            while (batch.Count < FinishBatch && reader.TryRead(out var entry))
+            {
+                batch.Add(entry);
+            }
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await _storage.FinishAsync(_queue, batch, Now(), _retention);
+                    break;
+                }
+                catch (Exception e) when ((e is RedisException or TimeoutException) && attempt < 3)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt));
+                }
+                catch (Exception e) when (e is RedisException or TimeoutException)
+                {
+                    QueueLog.FinishFailed(_logger, e, _queue, batch.Count);
+                    break;
+                }
+            }
+            if (_options.PerTenantConcurrency > 0)
+            {
+                // A finished job may have freed a capped tenant's slot.
+                _wake.Set();
+            }
+        }
+    }
+
+    private async Task RenewLoopAsync()
+    {
+        var stopping = _stopRenewing.Token;
+        var interval = _options.LeaseDuration / 3;
+        var leaseMs = (long)_options.LeaseDuration.TotalMilliseconds;
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(interval, _time, stopping);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            var jobs = _running.Values.Where(r => !r.HandedBack).Select(r => r.Job).ToList();
+            try
+            {
+                foreach (var lost in await _storage.RenewAsync(_queue, jobs, Now() + leaseMs))
+                {
+                    if (_running.TryGetValue(Key(lost), out var run) && ReferenceEquals(run.Job, lost))
+                    {
+                        QueueLog.LeaseLost(_logger, _queue, lost.Id);
+                        run.LeaseLost = true;
+                        await run.Cancellation.CancelAsync();
+                    }
+                }
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
+            {
+                QueueLog.LoopFailed(_logger, e, "renew", _queue);
+            }
+        }
+    }
+
+    private sealed class RunningJob(FetchedJob job, CancellationTokenSource cancellation)
+    {
+        public FetchedJob Job { get; } = job;
+
+        public CancellationTokenSource Cancellation { get; } = cancellation;
+
+        public Task Task { get; set; } = Task.CompletedTask;
+
+        public volatile bool LeaseLost;
+
+        public volatile bool HandedBack;
+    }
+}
+
+/// <summary>Delay before the next attempt.</summary>
+internal static class Backoff
+{
+    /// <param name="random">A value in [0, 1) used for jitter.</param>
+    public static TimeSpan Delay(QueueOptions options, int attempt, double random)
+    {
+        if (options.Backoff == BackoffKind.Fixed)
+        {
+            return options.BackoffDelay;
+        }
+        var exponent = Math.Min(Math.Max(attempt - 1, 0), 30);
+        var ms = Math.Min(options.BackoffDelay.TotalMilliseconds * Math.Pow(2, exponent), options.MaxBackoffDelay.TotalMilliseconds);
+        // "Equal jitter": keeps at least half the delay, so retries still back off, while spreading a burst of failures.
+        return TimeSpan.FromMilliseconds(options.BackoffJitter ? ms * (0.5 + (random / 2)) : ms);
+    }
+}

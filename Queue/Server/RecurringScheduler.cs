@@ -1,0 +1,97 @@
+using Microsoft.Extensions.Logging;
+using Queue.Client;
+using Queue.Security;
+using Queue.Storage;
+using StackExchange.Redis;
+
+namespace Queue.Server;
+
+/// <summary>
+/// Turns due recurring definitions of one queue into jobs. Each occurrence is claimed by a compare-and-set on its
+/// due time and enqueued under a deterministic id in the same script, so competing servers never run it twice.
+/// Missed occurrences (all servers down) are not replayed: one job is enqueued, then the schedule moves past now.
+/// </summary>
+internal sealed class RecurringScheduler(
+    string queue, QueueStorage storage, JobAuthority authority, TimeProvider time, JobQueueServerOptions server, ILogger logger)
+{
+    private readonly WakeSignal _wake = new();
+
+    public void Wake() => _wake.Set();
+
+    public async Task RunAsync(CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            _wake.Reset();
+            var timeout = server.SafetyPollInterval;
+            try
+            {
+                var now = time.GetUtcNow();
+                var (due, next) = await storage.DueRecurringAsync(queue, now.ToUnixTimeMilliseconds());
+                foreach (var occurrence in due)
+                {
+                    await MaterialiseAsync(occurrence.Tenant, occurrence.Id, occurrence.DueMs, occurrence.Definition, now);
+                }
+                if (due.Count > 0)
+                {
+                    continue;
+                }
+                if (next >= 0)
+                {
+                    var untilNext = TimeSpan.FromMilliseconds(Math.Max(1, next - now.ToUnixTimeMilliseconds()));
+                    timeout = untilNext < timeout ? untilNext : timeout;
+                }
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
+            {
+                QueueLog.LoopFailed(logger, e, "recurring", queue);
+            }
+            try
+            {
+                await _wake.WaitAsync(timeout, time, stopping);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    private async Task MaterialiseAsync(string tenant, string id, long dueMs, string? definitionJson, DateTimeOffset now)
+    {
+        RecurringDefinition definition;
+        RecurringSchedule schedule;
+        try
+        {
+            definition = RecurringDefinition.FromJson(definitionJson ?? throw new FormatException("The definition is missing."));
+            schedule = RecurringSchedule.Parse(definition.Cron, definition.TimeZone);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or System.Text.Json.JsonException)
+        {
+            QueueLog.RecurringInvalid(logger, e, queue, id, tenant);
+            await storage.RemoveRecurringAsync(queue, tenant, id);
+            return;
+        }
+        var due = DateTimeOffset.FromUnixTimeMilliseconds(dueMs);
+        var next = schedule.NextAfter(due > now ? due : now);
+        var jobId = $"{id}@{dueMs}";
+        using var activity = QueueTelemetry.StartEnqueue(queue, tenant, 1, jobId);
+        string signature;
+        try
+        {
+            signature = authority.Sign(tenant, queue, jobId, definition.JobName, definition.Payload);
+        }
+        catch (Exception e) when (e is InvalidOperationException or Tenancy.TenantNotFoundException or FormatException)
+        {
+            // Still enqueued: unsigned, it fails at processing with the reason, visible to the tenant's admin.
+            signature = "";
+        }
+        var job = new JobRecord(tenant, jobId, definition.JobName, definition.Payload, signature,
+            System.Diagnostics.Activity.Current?.Id ?? "", 0, 0, 0);
+        if (await storage.ClaimRecurringAsync(queue, tenant, id, now.ToUnixTimeMilliseconds(), dueMs, next?.ToUnixTimeMilliseconds() ?? -1, job))
+        {
+            QueueTelemetry.Enqueued.Add(1, QueueTelemetry.Tags(queue, tenant));
+            QueueLog.RecurringEnqueued(logger, queue, id, QueueTelemetry.TenantTag(tenant), jobId);
+        }
+    }
+}

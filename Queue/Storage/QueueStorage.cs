@@ -1,0 +1,353 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Queue.Storage;
+
+/// <summary>A job as it is written at enqueue. <see cref="Tenant"/> is a tenant id or <see cref="QueueKeys.NoTenant"/>.</summary>
+internal sealed record JobRecord(
+    string Tenant, string Id, string Name, string Payload, string Signature, string TraceParent, int Priority, int MaxAttempts, long DueMs);
+
+/// <summary>A job leased to this worker by one fetch. Holding the lease token is what entitles it to finish the job.</summary>
+internal sealed record FetchedJob(
+    string Queue, string Tenant, string Id, string Name, string Payload, string Signature, string TraceParent,
+    int Attempt, int MaxAttempts, long EnqueuedMs, string LeaseToken);
+
+internal sealed record FetchResult(IReadOnlyList<FetchedJob> Jobs, long NextDueMs);
+
+/// <summary>How a leased job ends; see finish.lua for the kinds.</summary>
+internal enum FinishKind
+{
+    Complete,
+    Fail,
+    Retry,
+    Delay,
+    HandBack,
+}
+
+internal sealed record FinishEntry(FinishKind Kind, FetchedJob Job, long DueMs = 0, string Error = "", string Stack = "");
+
+internal sealed record Retention(int CompletedKeep, TimeSpan CompletedAge, int FailedKeep, TimeSpan FailedAge)
+{
+    public static Retention From(QueueOptions o) => new(o.CompletedKeepCount, o.CompletedMaxAge, o.FailedKeepCount, o.FailedMaxAge);
+}
+
+/// <summary>
+/// All reads and writes of the queue's keys. Every multi-step transition is one Lua script (Storage/Lua); this type
+/// only shapes arguments and results. Time always comes from the caller (an injected TimeProvider), never from
+/// the server, so tests can move the clock.
+/// </summary>
+internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueueOptions> options)
+{
+    /// <summary>Jobs per enqueue script call: keeps each call short so other clients are not blocked for long.</summary>
+    private const int EnqueueChunk = 500;
+
+    private readonly ConcurrentDictionary<string, QueueKeys> _keys = new(StringComparer.Ordinal);
+
+    public QueueKeys Keys(string queue) => _keys.GetOrAdd(queue, q => new QueueKeys(options.Value.KeyPrefix, q));
+
+    public QueueConnection Connection => connection;
+
+    public async Task<bool[]> EnqueueAsync(string queue, IReadOnlyList<JobRecord> jobs, long nowMs)
+    {
+        var keys = Keys(queue);
+        var db = await connection.DatabaseAsync();
+        var calls = new List<Task<RedisResult>>((jobs.Count + EnqueueChunk - 1) / EnqueueChunk);
+        for (var start = 0; start < jobs.Count; start += EnqueueChunk)
+        {
+            var count = Math.Min(EnqueueChunk, jobs.Count - start);
+            var args = new RedisValue[2 + (count * 9)];
+            args[0] = keys.Prefix;
+            args[1] = nowMs;
+            var a = 2;
+            for (var i = start; i < start + count; i++)
+            {
+                var j = jobs[i];
+                args[a++] = j.Tenant;
+                args[a++] = j.Id;
+                args[a++] = j.Name;
+                args[a++] = j.Payload;
+                args[a++] = j.Signature;
+                args[a++] = j.TraceParent;
+                args[a++] = j.Priority;
+                args[a++] = j.MaxAttempts;
+                args[a++] = j.DueMs;
+            }
+            // Not awaited one by one: the chunks go out pipelined on the multiplexer.
+            calls.Add(RedisScript.Enqueue.EvaluateAsync(db, keys.Global, args));
+        }
+        var added = new bool[jobs.Count];
+        var n = 0;
+        foreach (var call in calls)
+        {
+            foreach (var r in (RedisResult[])(await call)!)
+            {
+                added[n++] = (int)r == 1;
+            }
+        }
+        return added;
+    }
+
+    public async Task<FetchResult> FetchAsync(
+        string queue, long nowMs, long leaseUntilMs, string leaseToken, int max, int perTenantCap, int maxStalls)
+    {
+        var keys = Keys(queue);
+        var db = await connection.DatabaseAsync();
+        var result = (RedisResult[])(await RedisScript.Fetch.EvaluateAsync(db, keys.Global,
+            [keys.Prefix, nowMs, leaseUntilMs, leaseToken, max, perTenantCap, maxStalls]))!;
+        var jobs = new List<FetchedJob>((result.Length - 1) / 9);
+        for (var i = 1; i + 8 < result.Length; i += 9)
+        {
+            jobs.Add(new FetchedJob(queue, (string)result[i]!, (string)result[i + 1]!, (string)result[i + 2]!,
+                (string)result[i + 3]!, (string?)result[i + 4] ?? "", (string?)result[i + 5] ?? "", (int)result[i + 6],
+                (int)result[i + 7], (long)result[i + 8], leaseToken));
+        }
+        return new FetchResult(jobs, (long)result[0]);
+    }
+
+    public async Task<bool[]> FinishAsync(string queue, IReadOnlyList<FinishEntry> entries, long nowMs, Retention retention)
+    {
+        var keys = Keys(queue);
+        var db = await connection.DatabaseAsync();
+        var args = new RedisValue[6 + (entries.Count * 7)];
+        args[0] = keys.Prefix;
+        args[1] = nowMs;
+        args[2] = retention.CompletedKeep;
+        args[3] = (long)retention.CompletedAge.TotalMilliseconds;
+        args[4] = retention.FailedKeep;
+        args[5] = (long)retention.FailedAge.TotalMilliseconds;
+        var a = 6;
+        foreach (var e in entries)
+        {
+            args[a++] = e.Kind switch
+            {
+                FinishKind.Complete => "c",
+                FinishKind.Fail => "f",
+                FinishKind.Retry => "r",
+                FinishKind.Delay => "d",
+                _ => "h",
+            };
+            args[a++] = e.Job.Tenant;
+            args[a++] = e.Job.Id;
+            args[a++] = e.Job.LeaseToken;
+            args[a++] = e.DueMs;
+            args[a++] = e.Error;
+            args[a++] = e.Stack;
+        }
+        var result = (RedisResult[])(await RedisScript.Finish.EvaluateAsync(db, keys.Global, args))!;
+        return [.. result.Select(r => (int)r == 1)];
+    }
+
+    /// <summary>Extends the leases; returns the jobs whose lease was lost (recovered by another worker, or removed).</summary>
+    public async Task<IReadOnlyList<FetchedJob>> RenewAsync(string queue, IReadOnlyList<FetchedJob> jobs, long leaseUntilMs)
+    {
+        if (jobs.Count == 0)
+        {
+            return [];
+        }
+        var keys = Keys(queue);
+        var db = await connection.DatabaseAsync();
+        var args = new RedisValue[2 + (jobs.Count * 3)];
+        args[0] = keys.Prefix;
+        args[1] = leaseUntilMs;
+        var a = 2;
+        foreach (var j in jobs)
+        {
+            args[a++] = j.Tenant;
+            args[a++] = j.Id;
+            args[a++] = j.LeaseToken;
+        }
+        var lost = (RedisResult[])(await RedisScript.Renew.EvaluateAsync(db, keys.Global, args))!;
+        return [.. lost.Select(r => jobs[(int)r - 1])];
+    }
+
+    public async Task<bool> ReportProgressAsync(FetchedJob job, string progressJson)
+    {
+        var keys = Keys(job.Queue);
+        var db = await connection.DatabaseAsync();
+        return (int)await RedisScript.Progress.EvaluateAsync(db, keys.Global,
+            [keys.Prefix, job.Tenant, job.Id, job.LeaseToken, progressJson]) == 1;
+    }
+
+    public async Task<bool> AdminAsync(string queue, string action, string tenant, string id, long nowMs)
+    {
+        var keys = Keys(queue);
+        var db = await connection.DatabaseAsync();
+        return (int)await RedisScript.Admin.EvaluateAsync(db, keys.Global, [keys.Prefix, action, tenant, id, nowMs]) == 1;
+    }
+
+    public async Task<int> CleanAsync(string queue, string tenant, JobState state, long cutoffMs, int limit)
+    {
+        var keys = Keys(queue);
+        var db = await connection.DatabaseAsync();
+        return (int)await RedisScript.Clean.EvaluateAsync(db, keys.Global,
+            [keys.Prefix, tenant, SetName(state), cutoffMs, limit]);
+    }
+
+    public async Task<JobCounts> CountsAsync(string queue, string tenant)
+    {
+        var keys = Keys(queue);
+        var db = await connection.DatabaseAsync();
+        var batch = db.CreateBatch();
+        var counts = Enum.GetValues<JobState>().Select(s => batch.SortedSetLengthAsync(keys.Tenant(tenant, SetName(s)))).ToArray();
+        batch.Execute();
+        var c = await Task.WhenAll(counts);
+        return new JobCounts(c[0], c[1], c[2], c[3], c[4]);
+    }
+
+    public async Task<IReadOnlyList<JobDetails>> PageAsync(string queue, string tenant, JobState state, int offset, int count)
+    {
+        var keys = Keys(queue);
+        var db = await connection.DatabaseAsync();
+        // Finished jobs read newest first; the others in the order they will be (or were) taken.
+        var order = state is JobState.Completed or JobState.Failed ? Order.Descending : Order.Ascending;
+        var ids = await db.SortedSetRangeByRankAsync(keys.Tenant(tenant, SetName(state)), offset, offset + count - 1, order);
+        var batch = db.CreateBatch();
+        var reads = ids.Select(id => batch.HashGetAllAsync(keys.Job(tenant, id!))).ToArray();
+        batch.Execute();
+        var hashes = await Task.WhenAll(reads);
+        return [.. hashes.Where(h => h.Length > 0).Select(h => ToDetails(queue, h))];
+    }
+
+    public async Task<JobDetails?> GetAsync(string queue, string tenant, string id)
+    {
+        var keys = Keys(queue);
+        var db = await connection.DatabaseAsync();
+        var hash = await db.HashGetAllAsync(keys.Job(tenant, id));
+        return hash.Length == 0 ? null : ToDetails(queue, hash);
+    }
+
+    /// <summary>Sets fields of a job directly. Only for tests that tamper with stored jobs.</summary>
+    internal async Task SetFieldAsync(string queue, string tenant, string id, string field, string value)
+    {
+        var db = await connection.DatabaseAsync();
+        await db.HashSetAsync(Keys(queue).Job(tenant, id), field, value);
+    }
+
+    public async Task<bool> UpsertRecurringAsync(string queue, string tenant, string id, string definitionJson, long nextMs)
+    {
+        var keys = Keys(queue);
+        var db = await connection.DatabaseAsync();
+        return (int)await RedisScript.Recurring.EvaluateAsync(db, keys.Global,
+            [keys.Prefix, "upsert", tenant, id, definitionJson, nextMs]) == 1;
+    }
+
+    public async Task<bool> RemoveRecurringAsync(string queue, string tenant, string id)
+    {
+        var keys = Keys(queue);
+        var db = await connection.DatabaseAsync();
+        return (int)await RedisScript.Recurring.EvaluateAsync(db, keys.Global, [keys.Prefix, "remove", tenant, id]) == 1;
+    }
+
+    /// <summary>Materialises one due occurrence if its due time is still <paramref name="expectedDueMs"/> (no other server took it).</summary>
+    public async Task<bool> ClaimRecurringAsync(string queue, string tenant, string id, long nowMs, long expectedDueMs, long nextDueMs, JobRecord job)
+    {
+        var keys = Keys(queue);
+        var db = await connection.DatabaseAsync();
+        return (int)await RedisScript.Recurring.EvaluateAsync(db, keys.Global,
+        [
+            keys.Prefix, "claim", tenant, id, nowMs, expectedDueMs, nextDueMs,
+            job.Tenant, job.Id, job.Name, job.Payload, job.Signature, job.TraceParent, job.Priority, job.MaxAttempts, job.DueMs,
+        ]) == 1;
+    }
+
+    public async Task<IReadOnlyList<(string Id, string Definition, long? NextMs)>> RecurringAsync(string queue, string tenant)
+    {
+        var keys = Keys(queue);
+        var db = await connection.DatabaseAsync();
+        var defs = await db.HashGetAllAsync(keys.Tenant(tenant, "recurring"));
+        var list = new List<(string, string, long?)>(defs.Length);
+        foreach (var d in defs)
+        {
+            var score = await db.SortedSetScoreAsync(keys.RecurringDue, $"{tenant}|{d.Name}");
+            list.Add((d.Name!, d.Value!, score is { } s ? (long)s : null));
+        }
+        return list;
+    }
+
+    /// <summary>Recurring occurrences due by <paramref name="nowMs"/> over all tenants, and the earliest one after.</summary>
+    public async Task<(IReadOnlyList<(string Tenant, string Id, long DueMs, string? Definition)> Due, long NextMs)> DueRecurringAsync(string queue, long nowMs)
+    {
+        var keys = Keys(queue);
+        var db = await connection.DatabaseAsync();
+        var due = await db.SortedSetRangeByScoreWithScoresAsync(keys.RecurringDue, double.NegativeInfinity, nowMs, take: 100);
+        var list = new List<(string, string, long, string?)>(due.Length);
+        foreach (var entry in due)
+        {
+            var m = (string)entry.Element!;
+            var sep = m.IndexOf('|', StringComparison.Ordinal);
+            var (tenant, id) = (m[..sep], m[(sep + 1)..]);
+            list.Add((tenant, id, (long)entry.Score, await db.HashGetAsync(keys.Tenant(tenant, "recurring"), id)));
+        }
+        var first = await db.SortedSetRangeByRankWithScoresAsync(keys.RecurringDue, 0, 0);
+        return (list, first.Length == 0 ? -1 : (long)first[0].Score);
+    }
+
+    public async Task HeartbeatAsync(string queue, string workerId, string reportJson)
+    {
+        var db = await connection.DatabaseAsync();
+        await db.HashSetAsync(Keys(queue).Workers, workerId, reportJson);
+    }
+
+    public async Task RemoveWorkerAsync(string queue, string workerId)
+    {
+        var db = await connection.DatabaseAsync();
+        await db.HashDeleteAsync(Keys(queue).Workers, workerId);
+    }
+
+    public async Task<HashEntry[]> WorkersAsync(string queue)
+    {
+        var db = await connection.DatabaseAsync();
+        return await db.HashGetAllAsync(Keys(queue).Workers);
+    }
+
+    public async Task RemoveWorkersAsync(string queue, IEnumerable<RedisValue> workerIds)
+    {
+        var db = await connection.DatabaseAsync();
+        await db.HashDeleteAsync(Keys(queue).Workers, [.. workerIds]);
+    }
+
+    /// <summary>Waiting jobs per tenant that has any (the ring's tenants).</summary>
+    public async Task<IReadOnlyList<(string Tenant, long Waiting)>> DepthAsync(string queue)
+    {
+        var keys = Keys(queue);
+        var db = await connection.DatabaseAsync();
+        var tenants = await db.ListRangeAsync(keys.Ring);
+        var batch = db.CreateBatch();
+        var counts = tenants.Select(t => batch.SortedSetLengthAsync(keys.Tenant(t!, "wait"))).ToArray();
+        batch.Execute();
+        var c = await Task.WhenAll(counts);
+        return [.. tenants.Select((t, i) => ((string)t!, c[i]))];
+    }
+
+    private static string SetName(JobState state) => state switch
+    {
+        JobState.Waiting => "wait",
+        JobState.Active => "active",
+        JobState.Delayed => "delayed",
+        JobState.Completed => "completed",
+        _ => "failed",
+    };
+
+    private static JobState ParseState(string? st) => st switch
+    {
+        "active" => JobState.Active,
+        "delayed" => JobState.Delayed,
+        "completed" => JobState.Completed,
+        "failed" => JobState.Failed,
+        _ => JobState.Waiting,
+    };
+
+    private static JobDetails ToDetails(string queue, HashEntry[] hash)
+    {
+        var f = hash.ToDictionary(h => (string)h.Name!, h => (string?)h.Value, StringComparer.Ordinal);
+        string? S(string k) => f.TryGetValue(k, out var v) && !string.IsNullOrEmpty(v) ? v : null;
+        int I(string k) => S(k) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : 0;
+        DateTimeOffset? T(string k) => S(k) is { } v ? DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(v, CultureInfo.InvariantCulture)) : null;
+        var tenant = S("tn");
+        return new JobDetails(
+            S("id") ?? "", queue, tenant == QueueKeys.NoTenant ? null : tenant, S("n") ?? "", ParseState(S("st")), S("p") ?? "",
+            I("pr"), I("a"), I("ma"), I("sl"), T("te") ?? DateTimeOffset.UnixEpoch, T("ts"), T("tf"), T("du"), S("pg"), S("er"), S("sk"), S("tp"));
+    }
+}

@@ -1,0 +1,80 @@
+using System.Globalization;
+using Microsoft.Extensions.Configuration;
+using StackExchange.Redis;
+
+namespace Queue;
+
+/// <summary>Reads the Valkey connection the way every service is configured (see ARCHITECTURE.md).</summary>
+public static class ValkeyConnection
+{
+    /// <summary>
+    /// <c>ConnectionStrings:valkey</c> (Aspire's name) if set, else <c>VALKEY_URL</c>; null when neither is.
+    /// </summary>
+    public static string? FromConfiguration(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var value = configuration.GetConnectionString("valkey");
+        return string.IsNullOrWhiteSpace(value) ? NullIfBlank(configuration["VALKEY_URL"]) : value;
+    }
+
+    /// <summary>
+    /// Parses a StackExchange.Redis configuration string (<c>host:port,password=...</c>) or a URL
+    /// <c>valkey://[[user]:password@]host[:port][/db]</c> (also <c>redis://</c>; <c>valkeys://</c> and <c>rediss://</c> use TLS).
+    /// URL user and password are percent-decoded. The port defaults to 6379.
+    /// </summary>
+    public static ConfigurationOptions Parse(string value)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(value);
+        if (!value.Contains("://", StringComparison.Ordinal))
+        {
+            var parsed = ConfigurationOptions.Parse(value);
+            parsed.AbortOnConnectFail = false;
+            return parsed;
+        }
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri))
+        {
+            throw new FormatException($"Invalid Valkey URL '{Redact(value)}': expected valkey://[:password@]host:port[/db].");
+        }
+        var tls = uri.Scheme switch
+        {
+            "valkey" or "redis" => false,
+            "valkeys" or "rediss" => true,
+            _ => throw new FormatException($"Invalid Valkey URL scheme '{uri.Scheme}': use valkey://, redis://, valkeys:// or rediss://."),
+        };
+        var options = new ConfigurationOptions { AbortOnConnectFail = false, Ssl = tls };
+        options.EndPoints.Add(uri.Host.Trim('[', ']'), uri.IsDefaultPort || uri.Port < 0 ? 6379 : uri.Port);
+        if (uri.UserInfo.Length > 0)
+        {
+            var colon = uri.UserInfo.IndexOf(':', StringComparison.Ordinal);
+            var user = Uri.UnescapeDataString(colon < 0 ? uri.UserInfo : uri.UserInfo[..colon]);
+            var password = colon < 0 ? null : Uri.UnescapeDataString(uri.UserInfo[(colon + 1)..]);
+            if (password is null)
+            {
+                // valkey://secret@host is the common shorthand for a password without a user.
+                options.Password = user;
+            }
+            else
+            {
+                options.User = user.Length == 0 ? null : user;
+                options.Password = password;
+            }
+        }
+        var path = uri.AbsolutePath.Trim('/');
+        if (path.Length > 0)
+        {
+            options.DefaultDatabase = int.TryParse(path, NumberStyles.None, CultureInfo.InvariantCulture, out var db)
+                ? db
+                : throw new FormatException($"Invalid Valkey URL database '{path}': expected a number.");
+        }
+        return options;
+    }
+
+    private static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
+
+    private static string Redact(string url)
+    {
+        var at = url.LastIndexOf('@');
+        var scheme = url.IndexOf("://", StringComparison.Ordinal);
+        return at > scheme && scheme >= 0 ? string.Concat(url.AsSpan(0, scheme + 3), "***", url.AsSpan(at)) : url;
+    }
+}
