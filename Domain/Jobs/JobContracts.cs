@@ -69,6 +69,7 @@ public sealed record SyncIssuePayload(long IssueId);
 public sealed record SyncProjectIssuesPayload(long ProjectId);
 
 /// <summary>What a reindex covers.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<ReindexScope>))]
 public enum ReindexScope
 {
     All,

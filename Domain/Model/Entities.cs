@@ -49,6 +49,7 @@ public sealed class TestRun
     public List<TestResult> Results { get; } = [];
 }
 
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<TestResultStatus>))]
 public enum TestResultStatus
 {
     Passed,
@@ -73,6 +74,7 @@ public sealed class TestResult
     public DateTimeOffset ExecutedAt { get; set; }
 }
 
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<EmailPreference>))]
 public enum EmailPreference
 {
     /// <summary>An email for every notification, as it happens.</summary>
@@ -126,6 +128,7 @@ public sealed class Notification
     public DateTimeOffset? EmailedAt { get; set; }
 }
 
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<TrackerKind>))]
 public enum TrackerKind
 {
     Jira,
@@ -162,6 +165,7 @@ public sealed class ExternalIssue
     public List<TestCase> Cases { get; } = [];
 }
 
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<ImportStatus>))]
 public enum ImportStatus
 {
     Pending,

@@ -4,7 +4,7 @@ using Tests.Infrastructure;
 namespace Tests.Services;
 
 /// <summary>Every service starts, answers its health probes, and stops cleanly on SIGTERM.</summary>
-public sealed class ServiceLifecycleTests
+public sealed class ServiceLifecycleTests(TestServers servers)
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(15);
@@ -15,7 +15,18 @@ public sealed class ServiceLifecycleTests
     [MemberData(nameof(Services))]
     public async Task Service_serves_health_and_alive_and_exits_zero_on_sigterm(string project)
     {
-        await using var service = ServiceHost.Start(project);
+        var redis = await servers.RedisAsync();
+        await using var valkey = await redis.CreateDatabaseAsync();
+        var postgres = await servers.PostgresAsync();
+        await using var database = await postgres.CreateDatabaseAsync(project);
+        var environment = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings__valkey"] = valkey.ConnectionString,
+            ["ConnectionStrings__db"] = database.ConnectionString,
+            ["INSTANCE_TENANT_ID"] = project == "Web" ? "tenant-a" : null,
+            ["TENANT_TENANT_A_SIGNING_KEY"] = "lifecycle-signing-key",
+        };
+        await using var service = ServiceHost.Start(project, environment);
         await service.WaitUntilHealthyAsync(StartTimeout);
 
         using var http = new HttpClient { BaseAddress = service.BaseAddress };
