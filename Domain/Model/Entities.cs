@@ -124,6 +124,9 @@ public sealed class Notification
     public string? Link { get; set; }
     public bool IsRead { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>The job that created it, so a retried job does not notify twice.</summary>
+    public string? SourceJobId { get; set; }
+
     /// <summary>When the notification was included in an email (immediate or digest), so it is sent once.</summary>
     public DateTimeOffset? EmailedAt { get; set; }
 }

@@ -103,6 +103,8 @@ internal sealed class NotificationConfiguration : IEntityTypeConfiguration<Notif
         builder.Property(n => n.Link).HasMaxLength(500);
         builder.HasOne(n => n.User).WithMany().HasForeignKey(n => n.UserId).OnDelete(DeleteBehavior.Cascade);
         builder.HasIndex(n => new { n.UserId, n.IsRead, n.CreatedAt });
+        builder.Property(n => n.SourceJobId).HasMaxLength(300);
+        builder.HasIndex(n => new { n.SourceJobId, n.UserId }).IsUnique().HasFilter("source_job_id IS NOT NULL");
     }
 }
 

@@ -254,6 +254,11 @@ namespace Domain.Infrastructure.Migrations
                         .HasColumnType("character varying(500)")
                         .HasColumnName("link");
 
+                    b.Property<string>("SourceJobId")
+                        .HasMaxLength(300)
+                        .HasColumnType("character varying(300)")
+                        .HasColumnName("source_job_id");
+
                     b.Property<string>("Text")
                         .IsRequired()
                         .HasMaxLength(2000)
@@ -265,6 +270,10 @@ namespace Domain.Infrastructure.Migrations
                         .HasColumnName("user_id");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("SourceJobId", "UserId")
+                        .IsUnique()
+                        .HasFilter("source_job_id IS NOT NULL");
 
                     b.HasIndex("UserId", "IsRead", "CreatedAt");
 

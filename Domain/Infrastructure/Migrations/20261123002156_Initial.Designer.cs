@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Domain.Infrastructure.Migrations
 {
     [DbContext(typeof(TenantDbContext))]
-    [Migration("20261123001207_Initial")]
+    [Migration("20261123002156_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -257,6 +257,11 @@ namespace Domain.Infrastructure.Migrations
                         .HasColumnType("character varying(500)")
                         .HasColumnName("link");
 
+                    b.Property<string>("SourceJobId")
+                        .HasMaxLength(300)
+                        .HasColumnType("character varying(300)")
+                        .HasColumnName("source_job_id");
+
                     b.Property<string>("Text")
                         .IsRequired()
                         .HasMaxLength(2000)
@@ -268,6 +273,10 @@ namespace Domain.Infrastructure.Migrations
                         .HasColumnName("user_id");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("SourceJobId", "UserId")
+                        .IsUnique()
+                        .HasFilter("source_job_id IS NOT NULL");
 
                     b.HasIndex("UserId", "IsRead", "CreatedAt");
 

@@ -193,6 +193,7 @@ namespace Domain.Infrastructure.Migrations
                     link = table.Column<string>(type: "character varying(500)", maxLength: 500, nullable: true),
                     is_read = table.Column<bool>(type: "boolean", nullable: false),
                     created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    source_job_id = table.Column<string>(type: "character varying(300)", maxLength: 300, nullable: true),
                     emailed_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true)
                 },
                 constraints: table =>
@@ -343,6 +344,13 @@ namespace Domain.Infrastructure.Migrations
                 name: "IX_imports_project_id",
                 table: "imports",
                 column: "project_id");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_notifications_source_job_id_user_id",
+                table: "notifications",
+                columns: new[] { "source_job_id", "user_id" },
+                unique: true,
+                filter: "source_job_id IS NOT NULL");
 
             migrationBuilder.CreateIndex(
                 name: "IX_notifications_user_id_is_read_created_at",
