@@ -16,6 +16,7 @@ var tenantCount = Env("T", 4);
 var concurrency = Env("C", 16);
 var rate = Env("RATE", 2000);
 var flood = Env("FLOOD", 100_000);
+BenchHost.Prefetch = Env("PREFETCH", concurrency);
 var run = Guid.NewGuid().ToString("N")[..8];
 var tenants = Enumerable.Range(1, tenantCount).Select(i => TenantId.Parse($"bench-{i}")).ToArray();
 var settings = new BenchTenants([.. tenants, TenantId.Parse("flood"), TenantId.Parse("quiet")]);
@@ -111,6 +112,7 @@ Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
     ["n"] = n,
     ["tenants"] = tenantCount,
     ["concurrency"] = concurrency,
+    ["prefetch"] = BenchHost.Prefetch,
     ["enqueue_jps"] = Math.Round(enqueueJps),
     ["drain_jps"] = Math.Round(drainJps),
     ["combined_jps"] = Math.Round(combinedJps),
@@ -182,6 +184,9 @@ internal sealed class BenchTenants(TenantId[] tenants) : ITenantSettingsStore
 
 internal sealed class BenchHost(IHost host) : IAsyncDisposable
 {
+    /// <summary>QueueOptions.Prefetch of the benchmark's worker: PREFETCH, else the concurrency (many tiny jobs).</summary>
+    public static int Prefetch { get; set; }
+
     public IJobQueueClient Client => host.Services.GetRequiredService<IJobQueueClient>();
 
     public static async Task<BenchHost> StartAsync(string url, ITenantSettingsStore tenants, (string Queue, int Concurrency, Func<IServiceProvider, JobContext, CancellationToken, Task> Handler)? server)
@@ -195,7 +200,7 @@ internal sealed class BenchHost(IHost host) : IAsyncDisposable
         });
         if (server is { } s)
         {
-            builder.Services.AddJobQueueServer().AddQueue(s.Queue, s.Concurrency).AddHandler("noop", s.Handler);
+            builder.Services.AddJobQueueServer().AddQueue(s.Queue, s.Concurrency, o => o.Prefetch = Prefetch).AddHandler("noop", s.Handler);
         }
         var built = builder.Build();
         await built.StartAsync();
@@ -220,7 +225,7 @@ internal sealed class BenchHost(IHost host) : IAsyncDisposable
             {
                 return;
             }
-            await Task.Delay(2);
+            await Task.Delay(5);
         }
     }
 
