@@ -38,7 +38,6 @@ internal sealed class QueueProcessor : IDisposable
     private readonly SemaphoreSlim _slots;
     private readonly WakeSignal _wake = new();
     private readonly CancellationTokenSource _stopFetching = new();
-    private readonly CancellationTokenSource _abortJobs = new();
     private readonly CancellationTokenSource _stopRenewing = new();
     private readonly ConcurrentDictionary<string, RunningJob> _running = new(StringComparer.Ordinal);
     private readonly Channel<RunningJob> _ready = Channel.CreateUnbounded<RunningJob>();
@@ -105,7 +104,10 @@ internal sealed class QueueProcessor : IDisposable
         // Real time on purpose: shutdown must end even when tests drive the job clock by hand.
         if (!await WaitAllAsync(running, _server.ShutdownTimeout, cancellationToken))
         {
-            await _abortJobs.CancelAsync();
+            foreach (var run in _running.Values)
+            {
+                run.Cancel();
+            }
             if (!await WaitAllAsync(running, CancelGrace, cancellationToken))
             {
                 foreach (var stuck in _running.Values)
@@ -128,7 +130,6 @@ internal sealed class QueueProcessor : IDisposable
     public void Dispose()
     {
         _stopFetching.Dispose();
-        _abortJobs.Dispose();
         _stopRenewing.Dispose();
         _slots.Dispose();
     }
@@ -253,7 +254,8 @@ internal sealed class QueueProcessor : IDisposable
 
     private void Start(FetchedJob job)
     {
-        var run = new RunningJob(job, CancellationTokenSource.CreateLinkedTokenSource(_abortJobs.Token));
+        // Not linked to a shared parent: registering on one token from every job contends; shutdown cancels each instead.
+        var run = new RunningJob(job, new CancellationTokenSource());
         _running[Key(job)] = run;
         if (!_ready.Writer.TryWrite(run))
         {
@@ -435,7 +437,7 @@ internal sealed class QueueProcessor : IDisposable
                     {
                         QueueLog.LeaseLost(_logger, _queue, lost.Id);
                         run.LeaseLost = true;
-                        await run.Cancellation.CancelAsync();
+                        run.Cancel();
                     }
                 }
             }
@@ -453,6 +455,19 @@ internal sealed class QueueProcessor : IDisposable
         public CancellationTokenSource Cancellation { get; } = cancellation;
 
         public volatile bool LeaseLost;
+
+        /// <summary>Cancels the handler; a no-op once the job has ended and its source is disposed.</summary>
+        public void Cancel()
+        {
+            try
+            {
+                Cancellation.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Finished meanwhile.
+            }
+        }
 
         public volatile bool HandedBack;
     }

@@ -245,6 +245,36 @@ public sealed class ShutdownTests(TestServers servers)
     }
 
     [Fact]
+    public async Task Shutdown_hands_back_jobs_fetched_ahead_that_never_started()
+    {
+        await using var db = await (await servers.RedisAsync()).CreateDatabaseAsync();
+        var settings = Tenants.Settings();
+        var started = new TaskCompletionSource();
+        await using (var producer = await QueueHost.StartAsync(db, settings))
+        {
+            await Tenants.AsAsync(Tenants.A, () => producer.Client.EnqueueBulkAsync("ahead", [new JobRequest("n", "{}"), new JobRequest("n", "{}"), new JobRequest("n", "{}")]));
+        }
+        var host = await QueueHost.StartAsync(db, settings, s => s
+            .AddQueue("ahead", 1, o =>
+            {
+                o.Prefetch = 2;
+                o.LeaseDuration = TimeSpan.FromHours(1);
+            })
+            .AddHandler("n", async (_, _, ct) =>
+            {
+                started.TrySetResult();
+                await Task.Delay(Timeout.Infinite, ct);
+            }), serverOptions: o => o.ShutdownTimeout = TimeSpan.FromMilliseconds(100));
+        await started.Task.WaitAsync(Wait.Timeout);
+        await Wait.UntilAsync(async () => (await Tenants.AsAsync(Tenants.A, () => host.Admin.GetCountsAsync("ahead"))).Active == 3, "all three are leased");
+
+        await host.DisposeAsync();
+
+        await using var observer = await QueueHost.StartAsync(db, settings);
+        Assert.Equal(new JobCounts(3, 0, 0, 0, 0), await Tenants.AsAsync(Tenants.A, () => observer.Admin.GetCountsAsync("ahead")));
+    }
+
+    [Fact]
     public async Task Shutdown_hands_back_a_job_whose_handler_ignores_cancellation()
     {
         await using var db = await (await servers.RedisAsync()).CreateDatabaseAsync();
