@@ -72,6 +72,13 @@ public sealed class QueueOptions
     [Range(0, 1024)]
     public int PerTenantConcurrency { get; set; }
 
+    /// <summary>
+    /// Jobs leased ahead of free workers, so that one round trip fetches a batch. Raise it for many short jobs; keep it 0
+    /// for long jobs, where a job fetched ahead would wait here while another worker could run it.
+    /// </summary>
+    [Range(0, 4096)]
+    public int Prefetch { get; set; }
+
     /// <summary>How long a fetched job stays leased without renewal; the worker renews at a third of it.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.Parse(JobQueueDefaults.LeaseDuration, null);

@@ -55,7 +55,7 @@ public static class QueueTelemetry
 
     internal static string TenantTag(string slot) => slot == QueueKeys.NoTenant ? "none" : slot;
 
-    internal static Activity? StartEnqueue(string queue, string tenant, int count, string? firstId)
+    internal static Activity? StartEnqueue(string queue, string tenant, int count)
     {
         var activity = Source.StartActivity($"send {queue}", ActivityKind.Producer);
         if (activity is { IsAllDataRequested: true })
@@ -65,11 +65,7 @@ public static class QueueTelemetry
             activity.SetTag("messaging.operation.type", "send");
             activity.SetTag("messaging.operation.name", "enqueue");
             activity.SetTag("tenant.id", TenantTag(tenant));
-            if (count == 1)
-            {
-                activity.SetTag("messaging.message.id", firstId);
-            }
-            else
+            if (count > 1)
             {
                 activity.SetTag("messaging.batch.message_count", count);
             }

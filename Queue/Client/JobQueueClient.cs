@@ -22,13 +22,17 @@ internal sealed class JobQueueClient(QueueStorage storage, JobAuthority authorit
         }
         var slot = authority.CurrentSlot($"enqueue job '{jobs[0].Name}' on queue '{queue}'");
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        using var activity = QueueTelemetry.StartEnqueue(queue, slot, jobs.Count, jobs[0].Options?.JobId);
+        using var activity = QueueTelemetry.StartEnqueue(queue, slot, jobs.Count);
         // The consumer span becomes a child of this producer span (or of the caller's span when nobody listens to ours).
         var traceParent = Activity.Current?.Id ?? "";
         var records = new JobRecord[jobs.Count];
         for (var i = 0; i < jobs.Count; i++)
         {
             records[i] = ToRecord(queue, slot, jobs[i], traceParent, now);
+        }
+        if (records.Length == 1)
+        {
+            activity?.SetTag("messaging.message.id", records[0].Id);
         }
         var added = await storage.EnqueueAsync(queue, records, now);
         var count = added.Count(a => a);

@@ -38,9 +38,11 @@ internal sealed class QueueProcessor : IDisposable
     private readonly SemaphoreSlim _slots;
     private readonly WakeSignal _wake = new();
     private readonly CancellationTokenSource _stopFetching = new();
-    private readonly CancellationTokenSource _abortJobs = new();
     private readonly CancellationTokenSource _stopRenewing = new();
     private readonly ConcurrentDictionary<string, RunningJob> _running = new(StringComparer.Ordinal);
+    private readonly Channel<RunningJob> _ready = Channel.CreateUnbounded<RunningJob>();
+    private readonly int _capacity;
+    private Task[] _workers = [];
     private readonly Channel<FinishEntry> _finishes = Channel.CreateUnbounded<FinishEntry>(new UnboundedChannelOptions { SingleReader = true });
     private Task _fetchLoop = Task.CompletedTask;
     private Task _renewLoop = Task.CompletedTask;
@@ -63,7 +65,9 @@ internal sealed class QueueProcessor : IDisposable
         _logger = logger;
         _workerId = workerId;
         _retention = Retention.From(options);
-        _slots = new SemaphoreSlim(options.Concurrency, options.Concurrency);
+        // A slot is a leased job held here, running or fetched ahead for the next free worker.
+        _capacity = options.Concurrency + options.Prefetch;
+        _slots = new SemaphoreSlim(_capacity, _capacity);
     }
 
     public string Queue => _queue;
@@ -75,6 +79,7 @@ internal sealed class QueueProcessor : IDisposable
 
     public void Start()
     {
+        _workers = [.. Enumerable.Range(0, _options.Concurrency).Select(_ => Task.Run(WorkerLoopAsync))];
         _fetchLoop = Task.Run(FetchLoopAsync);
         _renewLoop = Task.Run(RenewLoopAsync);
         _ackLoop = Task.Run(AckLoopAsync);
@@ -88,14 +93,24 @@ internal sealed class QueueProcessor : IDisposable
     {
         await _stopFetching.CancelAsync();
         await _fetchLoop;
-        var running = _running.Values.Select(r => r.Task).ToArray();
+        // Jobs fetched ahead but not started go back at once; then the workers only finish what they run.
+        _ready.Writer.TryComplete();
+        while (_ready.Reader.TryRead(out var notStarted))
+        {
+            HandBack(notStarted.Job);
+            Release(notStarted);
+        }
+        var running = _workers;
         // Real time on purpose: shutdown must end even when tests drive the job clock by hand.
         if (!await WaitAllAsync(running, _server.ShutdownTimeout, cancellationToken))
         {
-            await _abortJobs.CancelAsync();
+            foreach (var run in _running.Values)
+            {
+                run.Cancel();
+            }
             if (!await WaitAllAsync(running, CancelGrace, cancellationToken))
             {
-                foreach (var stuck in _running.Values.Where(r => !r.Task.IsCompleted))
+                foreach (var stuck in _running.Values)
                 {
                     stuck.HandedBack = true;
                     HandBack(stuck.Job);
@@ -115,7 +130,6 @@ internal sealed class QueueProcessor : IDisposable
     public void Dispose()
     {
         _stopFetching.Dispose();
-        _abortJobs.Dispose();
         _stopRenewing.Dispose();
         _slots.Dispose();
     }
@@ -155,9 +169,30 @@ internal sealed class QueueProcessor : IDisposable
                 break;
             }
             var want = 1;
-            while (want < _options.Concurrency && _slots.Wait(0))
+            try
             {
-                want++;
+                while (want < _capacity)
+                {
+                    if (_slots.Wait(0))
+                    {
+                        want++;
+                    }
+                    else if (_ready.Reader.Count > 0 && want < (_capacity + 1) / 2)
+                    {
+                        // Workers still have fetched jobs to start: gather more free slots for a bigger batch per round trip.
+                        await _slots.WaitAsync(stopping);
+                        want++;
+                    }
+                    else
+                    {
+                        break;
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                _slots.Release(want);
+                break;
             }
             FetchResult result;
             try
@@ -219,9 +254,33 @@ internal sealed class QueueProcessor : IDisposable
 
     private void Start(FetchedJob job)
     {
-        var run = new RunningJob(job, CancellationTokenSource.CreateLinkedTokenSource(_abortJobs.Token));
+        // Not linked to a shared parent: registering on one token from every job contends; shutdown cancels each instead.
+        var run = new RunningJob(job, new CancellationTokenSource());
         _running[Key(job)] = run;
-        run.Task = Task.Run(() => RunAsync(run));
+        if (!_ready.Writer.TryWrite(run))
+        {
+            // Stopping: the workers take no more jobs.
+            HandBack(job);
+            Release(run);
+        }
+    }
+
+    private async Task WorkerLoopAsync()
+    {
+        while (await _ready.Reader.WaitToReadAsync())
+        {
+            while (_ready.Reader.TryRead(out var run))
+            {
+                await RunAsync(run);
+            }
+        }
+    }
+
+    private void Release(RunningJob run)
+    {
+        _running.TryRemove(Key(run.Job), out _);
+        run.Cancellation.Dispose();
+        _slots.Release();
     }
 
     private static string Key(FetchedJob job) => job.Tenant + "|" + job.Id;
@@ -242,9 +301,7 @@ internal sealed class QueueProcessor : IDisposable
         }
         finally
         {
-            _running.TryRemove(Key(run.Job), out _);
-            run.Cancellation.Dispose();
-            _slots.Release();
+            Release(run);
         }
     }
 
@@ -380,7 +437,7 @@ internal sealed class QueueProcessor : IDisposable
                     {
                         QueueLog.LeaseLost(_logger, _queue, lost.Id);
                         run.LeaseLost = true;
-                        await run.Cancellation.CancelAsync();
+                        run.Cancel();
                     }
                 }
             }
@@ -397,9 +454,20 @@ internal sealed class QueueProcessor : IDisposable
 
         public CancellationTokenSource Cancellation { get; } = cancellation;
 
-        public Task Task { get; set; } = Task.CompletedTask;
-
         public volatile bool LeaseLost;
+
+        /// <summary>Cancels the handler; a no-op once the job has ended and its source is disposed.</summary>
+        public void Cancel()
+        {
+            try
+            {
+                Cancellation.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Finished meanwhile.
+            }
+        }
 
         public volatile bool HandedBack;
     }

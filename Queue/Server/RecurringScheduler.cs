@@ -75,7 +75,8 @@ internal sealed class RecurringScheduler(
         var due = DateTimeOffset.FromUnixTimeMilliseconds(dueMs);
         var next = schedule.NextAfter(due > now ? due : now);
         var jobId = $"{id}@{dueMs}";
-        using var activity = QueueTelemetry.StartEnqueue(queue, tenant, 1, jobId);
+        using var activity = QueueTelemetry.StartEnqueue(queue, tenant, 1);
+        activity?.SetTag("messaging.message.id", jobId);
         string signature;
         try
         {

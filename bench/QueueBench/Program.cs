@@ -1,1 +1,237 @@
-Console.WriteLine("{}");
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Queue;
+using Tenancy;
+
+// Throughput and latency of the job queue against a real Valkey/redis-server. Prints one JSON line.
+// VALKEY_URL (required), N jobs (20000), T tenants (4), C concurrency (16), RATE offered jobs/s for latency (2000),
+// FLOOD waiting jobs of the noisy tenant in the fairness run (100000).
+var url = Environment.GetEnvironmentVariable("VALKEY_URL") ?? throw new InvalidOperationException("Set VALKEY_URL.");
+var n = Env("N", 20_000);
+var tenantCount = Env("T", 4);
+var concurrency = Env("C", 16);
+var rate = Env("RATE", 2000);
+var flood = Env("FLOOD", 100_000);
+BenchHost.Prefetch = Env("PREFETCH", concurrency);
+var run = Guid.NewGuid().ToString("N")[..8];
+var tenants = Enumerable.Range(1, tenantCount).Select(i => TenantId.Parse($"bench-{i}")).ToArray();
+var settings = new BenchTenants([.. tenants, TenantId.Parse("flood"), TenantId.Parse("quiet")]);
+var payload = JsonSerializer.Serialize(new { Kind = "bench", Data = new string('x', 170) });
+
+// 1. Bulk enqueue: every tenant enqueues its share in bulk calls, tenants in parallel.
+var enqueueQueue = $"enq-{run}";
+double enqueueJps, drainJps;
+await using (var host = await BenchHost.StartAsync(url, settings, null))
+{
+    var sw = Stopwatch.StartNew();
+    await EnqueueAllAsync(host.Client, enqueueQueue, tenants, n, payload);
+    enqueueJps = n / sw.Elapsed.TotalSeconds;
+}
+
+// 2. Drain: the jobs enqueued above, no-op handler, concurrency C.
+{
+    var done = new CountdownEvent(n);
+    var sw = Stopwatch.StartNew();
+    await using var host = await BenchHost.StartAsync(url, settings, (enqueueQueue, concurrency, (_, _, _) =>
+    {
+        done.Signal();
+        return Task.CompletedTask;
+    }));
+    await Task.Run(() => done.Wait());
+    await host.WaitCompletedAsync(enqueueQueue, tenants, n);
+    drainJps = n / sw.Elapsed.TotalSeconds;
+}
+
+// 3. Combined: producers and the worker at once.
+double combinedJps;
+{
+    var queue = $"comb-{run}";
+    var done = new CountdownEvent(n);
+    await using var host = await BenchHost.StartAsync(url, settings, (queue, concurrency, (_, _, _) =>
+    {
+        done.Signal();
+        return Task.CompletedTask;
+    }));
+    var sw = Stopwatch.StartNew();
+    await EnqueueAllAsync(host.Client, queue, tenants, n, payload, chunk: 100);
+    await Task.Run(() => done.Wait());
+    await host.WaitCompletedAsync(queue, tenants, n);
+    combinedJps = n / sw.Elapsed.TotalSeconds;
+}
+
+// 4. Latency from enqueue to handler start at a fixed offered rate, one job per enqueue call.
+double p50, p99;
+{
+    var queue = $"lat-{run}";
+    var count = Math.Max(rate * 3, 1000);
+    var latencies = new ConcurrentBag<double>();
+    var done = new CountdownEvent(count);
+    await using var host = await BenchHost.StartAsync(url, settings, (queue, concurrency, (_, ctx, _) =>
+    {
+        latencies.Add(Stopwatch.GetElapsedTime(long.Parse(ctx.PayloadJson.AsSpan(1, ctx.PayloadJson.IndexOf(',', StringComparison.Ordinal) - 1), CultureInfo.InvariantCulture)).TotalMilliseconds);
+        done.Signal();
+        return Task.CompletedTask;
+    }));
+    await OfferAsync(host.Client, queue, tenants, count, rate, payload);
+    await Task.Run(() => done.Wait());
+    (p50, p99) = Percentiles(latencies);
+}
+
+// 5. Fairness: one tenant has FLOOD jobs waiting; a quiet tenant's jobs arrive at 100/s meanwhile.
+double fairP99;
+{
+    var queue = $"fair-{run}";
+    await using (var producer = await BenchHost.StartAsync(url, settings, null))
+    {
+        await EnqueueAllAsync(producer.Client, queue, [TenantId.Parse("flood")], flood, payload);
+    }
+    var quietWaits = new ConcurrentBag<double>();
+    const int quietJobs = 300;
+    var quietDone = new CountdownEvent(quietJobs);
+    await using var host = await BenchHost.StartAsync(url, settings, (queue, concurrency, (_, ctx, _) =>
+    {
+        if (ctx.Tenant?.Value == "quiet")
+        {
+            quietWaits.Add(Stopwatch.GetElapsedTime(long.Parse(ctx.PayloadJson.AsSpan(1, ctx.PayloadJson.IndexOf(',', StringComparison.Ordinal) - 1), CultureInfo.InvariantCulture)).TotalMilliseconds);
+            quietDone.Signal();
+        }
+        return Task.CompletedTask;
+    }));
+    await Task.Delay(200);
+    await OfferAsync(host.Client, queue, [TenantId.Parse("quiet")], quietJobs, 100, payload);
+    await Task.Run(() => quietDone.Wait());
+    fairP99 = Percentiles(quietWaits).P99;
+}
+
+Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+{
+    ["n"] = n,
+    ["tenants"] = tenantCount,
+    ["concurrency"] = concurrency,
+    ["prefetch"] = BenchHost.Prefetch,
+    ["enqueue_jps"] = Math.Round(enqueueJps),
+    ["drain_jps"] = Math.Round(drainJps),
+    ["combined_jps"] = Math.Round(combinedJps),
+    ["lat_rate_jps"] = rate,
+    ["lat_p50_ms"] = Math.Round(p50, 2),
+    ["lat_p99_ms"] = Math.Round(p99, 2),
+    ["fair_flood_jobs"] = flood,
+    ["fair_p99_ms"] = Math.Round(fairP99, 2),
+}));
+
+static int Env(string name, int fallback) =>
+    int.TryParse(Environment.GetEnvironmentVariable(name), CultureInfo.InvariantCulture, out var v) ? v : fallback;
+
+static async Task EnqueueAllAsync(IJobQueueClient client, string queue, TenantId[] tenants, int n, string payload, int chunk = 1000)
+{
+    await Task.WhenAll(tenants.Select((tenant, index) => Task.Run(async () =>
+    {
+        using var scope = TenantScope.Begin(tenant);
+        var share = (n / tenants.Length) + (index < n % tenants.Length ? 1 : 0);
+        for (var sent = 0; sent < share; sent += chunk)
+        {
+            var batch = Enumerable.Range(0, Math.Min(chunk, share - sent)).Select(_ => new JobRequest("noop", payload)).ToList();
+            await client.EnqueueBulkAsync(queue, batch);
+        }
+    })));
+}
+
+// Enqueues one job per call at a fixed rate (open loop); each payload starts with its enqueue timestamp.
+static async Task OfferAsync(IJobQueueClient client, string queue, TenantId[] tenants, int count, int rate, string payload)
+{
+    var body = payload[1..];
+    var started = Stopwatch.GetTimestamp();
+    var pending = new List<Task>(count);
+    for (var i = 0; i < count; i++)
+    {
+        var due = TimeSpan.FromSeconds((double)i / rate);
+        var wait = due - Stopwatch.GetElapsedTime(started);
+        if (wait > TimeSpan.FromMilliseconds(1))
+        {
+            await Task.Delay(wait);
+        }
+        var tenant = tenants[i % tenants.Length];
+        using var scope = TenantScope.Begin(tenant);
+        pending.Add(client.EnqueueAsync(queue, "noop", $"[{Stopwatch.GetTimestamp().ToString(CultureInfo.InvariantCulture)},{body}]"));
+    }
+    await Task.WhenAll(pending);
+}
+
+static (double P50, double P99) Percentiles(IEnumerable<double> values)
+{
+    var sorted = values.Order().ToArray();
+    return (sorted[(int)(sorted.Length * 0.50)], sorted[Math.Min(sorted.Length - 1, (int)(sorted.Length * 0.99))]);
+}
+
+internal sealed class BenchTenants(TenantId[] tenants) : ITenantSettingsStore
+{
+    private readonly Dictionary<TenantId, TenantSettings> _settings = tenants.ToDictionary(t => t, t => new TenantSettings($"postgresql://localhost/{t}", SigningKey: $"bench-key-{t}"));
+
+    public bool IsMultiTenant => true;
+
+    public TenantSettingsSnapshot Current => new(_settings, "bench");
+
+#pragma warning disable CS0067 // Settings never change during a benchmark.
+    public event EventHandler<TenantSettingsChangedEventArgs>? Changed;
+#pragma warning restore CS0067
+
+    public TenantSettings Get(TenantId tenant) => _settings.TryGetValue(tenant, out var s) ? s : throw new TenantNotFoundException(tenant.Value);
+}
+
+internal sealed class BenchHost(IHost host) : IAsyncDisposable
+{
+    /// <summary>QueueOptions.Prefetch of the benchmark's worker: PREFETCH, else the concurrency (many tiny jobs).</summary>
+    public static int Prefetch { get; set; }
+
+    public IJobQueueClient Client => host.Services.GetRequiredService<IJobQueueClient>();
+
+    public static async Task<BenchHost> StartAsync(string url, ITenantSettingsStore tenants, (string Queue, int Concurrency, Func<IServiceProvider, JobContext, CancellationToken, Task> Handler)? server)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddSingleton(tenants);
+        builder.Services.AddJobQueueClient(o =>
+        {
+            o.ConnectionString = url;
+            o.MaxPayloadBytes = 4096;
+        });
+        if (server is { } s)
+        {
+            builder.Services.AddJobQueueServer().AddQueue(s.Queue, s.Concurrency, o => o.Prefetch = Prefetch).AddHandler("noop", s.Handler);
+        }
+        var built = builder.Build();
+        await built.StartAsync();
+        return new BenchHost(built);
+    }
+
+    /// <summary>Waits until every job's completion is recorded in Valkey, not just handled.</summary>
+    public async Task WaitCompletedAsync(string queue, TenantId[] tenants, int n)
+    {
+        var admin = host.Services.GetRequiredService<IJobQueueAdmin>();
+        while (true)
+        {
+            // Retention trims completed jobs to 1000 per tenant, so "all recorded" is "none waiting or active".
+            long open = 0;
+            foreach (var tenant in tenants)
+            {
+                using var scope = TenantScope.Begin(tenant);
+                var c = await admin.GetCountsAsync(queue);
+                open += c.Waiting + c.Active;
+            }
+            if (open == 0)
+            {
+                return;
+            }
+            await Task.Delay(5);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await host.StopAsync();
+        host.Dispose();
+    }
+}

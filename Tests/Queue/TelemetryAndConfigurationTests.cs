@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Configuration;
+using Queue;
+using Tests.Infrastructure;
+
+namespace Tests.Queue;
+
+public sealed class TelemetryTests(TestServers servers)
+{
+    [Fact]
+    public async Task The_consumer_span_is_a_child_of_the_producer_span_and_both_carry_the_tenant()
+    {
+        await using var db = await (await servers.RedisAsync()).CreateDatabaseAsync();
+        var queue = "traced-" + Guid.NewGuid().ToString("N")[..8];
+        var spans = new System.Collections.Concurrent.ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == QueueTelemetry.ActivitySourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = a =>
+            {
+                if (Equals(a.GetTagItem("messaging.destination.name"), queue))
+                {
+                    spans.Enqueue(a);
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+        await using var host = await QueueHost.StartAsync(db, Tenants.Settings(), s => s.AddQueue(queue, 1).AddHandler("n", (_, _, _) => Task.CompletedTask));
+
+        var job = await Tenants.AsAsync(Tenants.A, () => host.Client.EnqueueAsync(queue, "n", "{}"));
+        await Wait.UntilAsync(() => spans.Count >= 2, "both spans ended");
+
+        var producer = Assert.Single(spans, s => s.Kind == ActivityKind.Producer);
+        var consumer = Assert.Single(spans, s => s.Kind == ActivityKind.Consumer);
+        Assert.Equal(producer.TraceId, consumer.TraceId);
+        Assert.Equal(producer.SpanId, consumer.ParentSpanId);
+        foreach (var span in new[] { producer, consumer })
+        {
+            Assert.Equal("tenant-a", span.GetTagItem("tenant.id"));
+            Assert.Equal("valkey", span.GetTagItem("messaging.system"));
+            Assert.Equal(job.Id, span.GetTagItem("messaging.message.id"));
+        }
+        Assert.Equal("send", producer.GetTagItem("messaging.operation.type"));
+        Assert.Equal("process", consumer.GetTagItem("messaging.operation.type"));
+    }
+
+    [Fact]
+    public async Task Enqueued_and_completed_jobs_are_counted_per_queue_and_tenant()
+    {
+        await using var db = await (await servers.RedisAsync()).CreateDatabaseAsync();
+        var queue = "metered-" + Guid.NewGuid().ToString("N")[..8];
+        var counts = new System.Collections.Concurrent.ConcurrentDictionary<string, long>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == QueueTelemetry.MeterName)
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            var t = tags.ToArray();
+            if (t.Any(x => x.Key == "messaging.destination.name" && Equals(x.Value, queue)) && t.Any(x => x.Key == "tenant.id" && Equals(x.Value, "tenant-b")))
+            {
+                counts.AddOrUpdate(instrument.Name, value, (_, v) => v + value);
+            }
+        });
+        listener.Start();
+        await using var host = await QueueHost.StartAsync(db, Tenants.Settings(), s => s.AddQueue(queue, 2).AddHandler("n", (_, _, _) => Task.CompletedTask));
+
+        await Tenants.AsAsync(Tenants.B, () => host.Client.EnqueueBulkAsync(queue, [new JobRequest("n", "{}"), new JobRequest("n", "{}"), new JobRequest("n", "{}")]));
+
+        await Wait.UntilAsync(() => counts.GetValueOrDefault("queue.jobs.completed") == 3, "three completions are counted");
+        Assert.Equal(3, counts["queue.jobs.enqueued"]);
+    }
+}
+
+public sealed class ValkeyConnectionTests
+{
+    private static string Endpoint(StackExchange.Redis.ConfigurationOptions options)
+    {
+        var endpoint = Assert.IsType<System.Net.DnsEndPoint>(Assert.Single(options.EndPoints));
+        return $"{endpoint.Host}:{endpoint.Port}";
+    }
+
+    [Fact]
+    public void A_valkey_url_with_password_and_database_becomes_a_configuration()
+    {
+        var options = ValkeyConnection.Parse("valkey://:s%40cret@cache.internal:6380/2");
+
+        Assert.Equal("cache.internal:6380", Endpoint(options));
+        Assert.Equal("s@cret", options.Password);
+        Assert.Null(options.User);
+        Assert.Equal(2, options.DefaultDatabase);
+        Assert.False(options.Ssl);
+    }
+
+    [Theory]
+    [InlineData("redis://localhost", "localhost:6379", false, null, null)]
+    [InlineData("rediss://user:pw@h:7000", "h:7000", true, "user", "pw")]
+    [InlineData("valkeys://h", "h:6379", true, null, null)]
+    [InlineData("valkey://secret@h:1", "h:1", false, null, "secret")]
+    public void Url_forms_map_to_endpoint_tls_user_and_password(string url, string endpoint, bool tls, string? user, string? password)
+    {
+        var options = ValkeyConnection.Parse(url);
+
+        Assert.Equal(endpoint, Endpoint(options));
+        Assert.Equal((tls, user, password), (options.Ssl, options.User, options.Password));
+    }
+
+    [Fact]
+    public void A_connection_string_is_taken_as_is()
+    {
+        var options = ValkeyConnection.Parse("localhost:6390,password=pw");
+
+        Assert.Equal("localhost:6390", Endpoint(options));
+        Assert.Equal("pw", options.Password);
+    }
+
+    [Fact]
+    public void An_unknown_scheme_is_refused_by_name()
+    {
+        var error = Assert.Throws<FormatException>(() => ValkeyConnection.Parse("http://h:1"));
+
+        Assert.Contains("'http'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_aspire_connection_string_wins_over_VALKEY_URL()
+    {
+        var both = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:valkey"] = "a:1",
+            ["VALKEY_URL"] = "valkey://b:2",
+        }).Build();
+        var urlOnly = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["VALKEY_URL"] = "valkey://b:2" }).Build();
+
+        Assert.Equal("a:1", ValkeyConnection.FromConfiguration(both));
+        Assert.Equal("valkey://b:2", ValkeyConnection.FromConfiguration(urlOnly));
+    }
+}
