@@ -32,8 +32,9 @@ internal sealed record TenantField(string JsonName, string VariableSuffix)
     public static readonly TenantField ElasticsearchIndex = new("elasticsearchIndex", "_ELASTICSEARCH_INDEX");
     public static readonly TenantField BaseUrl = new("baseUrl", "_BASE_URL");
     public static readonly TenantField SigningKey = new("signingKey", "_SIGNING_KEY");
+    public static readonly TenantField TimeZone = new("timeZone", "_TIME_ZONE");
 
-    public static readonly IReadOnlyList<TenantField> All = [DatabaseUrl, ElasticsearchNode, ElasticsearchIndex, BaseUrl, SigningKey];
+    public static readonly IReadOnlyList<TenantField> All = [DatabaseUrl, ElasticsearchNode, ElasticsearchIndex, BaseUrl, SigningKey, TimeZone];
 }
 
 /// <summary>A field value and the place it came from, so a refusal can name the exact variable or source.</summary>
@@ -118,12 +119,19 @@ internal static class TenantSettingsSources
             throw new TenantConfigurationException(database.Origin, tenant.Value, TenantField.DatabaseUrl.JsonName,
                 $"the database URL {e.Message}", e);
         }
+        var timeZone = fields.GetValueOrDefault(TenantField.TimeZone);
+        if (timeZone.Value is not null && !TimeZoneInfo.TryFindSystemTimeZoneById(timeZone.Value, out _))
+        {
+            throw new TenantConfigurationException(timeZone.Origin, tenant.Value, TenantField.TimeZone.JsonName,
+                $"'{timeZone.Value}' is not a known time zone (use an IANA id such as Europe/Berlin).");
+        }
         return new TenantSettings(
             database.Value,
             fields.GetValueOrDefault(TenantField.ElasticsearchNode).Value,
             fields.GetValueOrDefault(TenantField.ElasticsearchIndex).Value,
             fields.GetValueOrDefault(TenantField.BaseUrl).Value,
-            fields.GetValueOrDefault(TenantField.SigningKey).Value);
+            fields.GetValueOrDefault(TenantField.SigningKey).Value,
+            timeZone.Value);
     }
 
     private static void MergeJson(Dictionary<TenantId, Dictionary<TenantField, SourcedValue>> merged, string json, string source, ILogger logger)

@@ -193,7 +193,8 @@ internal sealed class TenantSettingsStore : ITenantSettingsStore, IDisposable
             Field(TenantField.ElasticsearchNode),
             Field(TenantField.ElasticsearchIndex),
             Field(TenantField.BaseUrl),
-            Field(TenantField.SigningKey));
+            Field(TenantField.SigningKey),
+            Field(TenantField.TimeZone));
         return new TenantSettingsSnapshot(
             new Dictionary<TenantId, TenantSettings> { [tenant] = settings },
             $"{TenancyKeys.InstanceTenant} ({tenant}) with {TenancyKeys.VariablePrefix}{tenant.VariableForm}_* variables");

@@ -26,7 +26,8 @@ public sealed class ServiceLifecycleTests(TestServers servers)
             ["INSTANCE_TENANT_ID"] = project == "Web" ? "tenant-a" : null,
             ["TENANT_TENANT_A_SIGNING_KEY"] = "lifecycle-signing-key",
         };
-        await using var service = ServiceHost.Start(project, environment);
+        // The scheduler reconciles once and exits unless told to watch; as a long-running service it watches.
+        await using var service = ServiceHost.Start(project, environment, project == "Scheduler" ? ["--watch"] : []);
         await service.WaitUntilHealthyAsync(StartTimeout);
 
         using var http = new HttpClient { BaseAddress = service.BaseAddress };

@@ -42,3 +42,27 @@ public sealed class InstanceTenantTests
         Assert.Null(store.InstanceTenant);
     }
 }
+
+public sealed class TenantTimeZoneTests
+{
+    [Fact]
+    public void A_tenant_time_zone_is_read_from_its_variable()
+    {
+        using var store = StoreFactory.Create(TestConfiguration.MultiTenant(
+            ("TENANT_AB_DATABASE_URL", "postgresql://u:p@db/ab"),
+            ("TENANT_AB_TIME_ZONE", "Europe/Berlin")));
+
+        Assert.Equal("Europe/Berlin", store.Get(TenantId.Parse("ab")).TimeZone);
+    }
+
+    [Fact]
+    public void An_unknown_time_zone_is_refused_naming_the_tenant_and_the_value()
+    {
+        var error = Assert.Throws<TenantConfigurationException>(() => StoreFactory.Create(TestConfiguration.MultiTenant(
+            ("TENANT_AB_DATABASE_URL", "postgresql://u:p@db/ab"),
+            ("TENANT_AB_TIME_ZONE", "Mars/Olympus"))));
+
+        Assert.Contains("'ab'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Mars/Olympus", error.Message, StringComparison.Ordinal);
+    }
+}
