@@ -104,6 +104,7 @@ internal sealed class PostgresRun(PostgresServerResource postgres, RunContext co
 
     public override async Task StopAsync()
     {
+        MarkStopping();
         if (_dataDirectory is not null && Processes.Any(p => !p.HasExited))
         {
             try

@@ -69,8 +69,12 @@ internal sealed class ManagedProcess : IAsyncDisposable
                 // Both streams closed and the process gone: only then is the exit code final and the output complete.
                 if (Interlocked.Increment(ref drained) == 2)
                 {
-                    process.WaitForExit();
-                    managed._exited.TrySetResult(process.ExitCode);
+                    // Not inline: waiting for exit here would wait for this very callback to return.
+                    _ = Task.Run(async () =>
+                    {
+                        await process.WaitForExitAsync();
+                        managed._exited.TrySetResult(process.ExitCode);
+                    });
                 }
                 return;
             }

@@ -92,7 +92,7 @@ internal abstract class ResourceRun(IResource resource, RunContext context)
     /// <summary>Stops the processes. Subclasses with a better shutdown (PostgreSQL's pg_ctl) override it.</summary>
     public virtual async Task StopAsync()
     {
-        _stopping = true;
+        MarkStopping();
         if (Processes.Count == 0 || Processes.All(p => p.HasExited))
         {
             SetState(State is ResourceState.Waiting or ResourceState.Starting ? ResourceState.Stopped : State);
@@ -107,6 +107,9 @@ internal abstract class ResourceRun(IResource resource, RunContext context)
         _healthy.TrySetCanceled();
         _completed.TrySetCanceled();
     }
+
+    /// <summary>From here on exits are expected: they are not reported as failures.</summary>
+    protected void MarkStopping() => _stopping = true;
 
     protected abstract Task StartAsync(CancellationToken cancellationToken);
 
@@ -201,6 +204,8 @@ internal abstract class ResourceRun(IResource resource, RunContext context)
 /// <summary>A resource that runs no process of its own (a database inside its server): it mirrors its parent.</summary>
 internal sealed class ChildRun(IResourceWithParent resource, RunContext context) : ResourceRun(resource, context)
 {
+    public override string Type => "Database";
+
     public override IReadOnlyList<string> Urls => [];
 
     protected override Task StartAsync(CancellationToken cancellationToken) =>
@@ -306,6 +311,8 @@ internal class ContainerRun(ContainerResource container, RunContext context) : R
 
     protected ContainerResource Container { get; } = container;
 
+    private bool _inContainer;
+
     protected override async Task StartAsync(CancellationToken cancellationToken)
     {
         if (!await Context.ContainerRuntimeWorks)
@@ -317,6 +324,7 @@ internal class ContainerRun(ContainerResource container, RunContext context) : R
 
     protected void StartContainer(Dictionary<string, string?> environment, IReadOnlyList<string> command, IReadOnlyList<(string Source, string Target)> mounts)
     {
+        _inContainer = true;
         var arguments = new List<string> { "run", "--rm", "--name", _containerName };
         foreach (var endpoint in Container.Endpoints)
         {
@@ -350,7 +358,8 @@ internal class ContainerRun(ContainerResource container, RunContext context) : R
 
     public override async Task StopAsync()
     {
-        if (Processes.Count > 0 && !Processes.All(p => p.HasExited))
+        MarkStopping();
+        if (_inContainer && Processes.Count > 0 && !Processes.All(p => p.HasExited))
         {
             try
             {
