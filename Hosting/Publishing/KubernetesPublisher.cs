@@ -8,7 +8,7 @@ namespace Hosting.Publishing;
 /// Writes plain Kubernetes manifests, one file per resource: projects as Deployments (or a Job) with a Service,
 /// Valkey and PostgreSQL as StatefulSets with volumes, the SMTP server as a Deployment. Every value that carries
 /// a secret goes to a Secret, never a ConfigMap. Probes use <c>/health</c> (readiness) and <c>/alive</c> (liveness).
-/// Project images are expected as <c>&lt;resource&gt;:latest</c> (e.g. <c>dotnet publish /t:PublishContainer</c>).
+/// Project images are expected as <c>&lt;project&gt;:latest</c> (lower case) (e.g. <c>dotnet publish /t:PublishContainer</c>).
 /// </summary>
 internal static class KubernetesPublisher
 {
@@ -71,7 +71,7 @@ internal static class KubernetesPublisher
         var container = new V1Container
         {
             Name = project.Name,
-            Image = $"{project.Name}:latest",
+            Image = $"{project.AssemblyName.ToLowerInvariant()}:latest",
             ImagePullPolicy = "IfNotPresent",
             Ports = [new V1ContainerPort { ContainerPort = HttpPort, Name = "http" }],
             EnvFrom = envFrom,
