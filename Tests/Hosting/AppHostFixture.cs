@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using Hosting;
 using Hosting.Testing;
@@ -12,6 +13,9 @@ internal sealed class AppHostScope : IDisposable
     public string Root { get; }
 
     public string StateDirectory => Path.Combine(Root, "state");
+
+    /// <summary>Every output line of the application, in order.</summary>
+    public ConcurrentQueue<string> Lines { get; } = new();
 
     public static AppHostScope Create()
     {
@@ -35,7 +39,11 @@ internal sealed class AppHostScope : IDisposable
             {
                 options.StateDirectory = StateDirectory;
                 options.DeleteStateDirectoryOnDispose = false;
-                options.Output = line => TestContext.Current.TestOutputHelper?.WriteLine(line);
+                options.Output = line =>
+                {
+                    Lines.Enqueue(line);
+                    TestContext.Current.TestOutputHelper?.WriteLine(line);
+                };
             });
 
     public Dictionary<string, string> StoredParameters() =>
