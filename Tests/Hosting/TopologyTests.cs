@@ -72,6 +72,21 @@ public sealed class TopologyTests
         Assert.Contains("Parameters__smtp-password", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void References_inject_aspire_variables_for_connection_strings_and_service_discovery()
+    {
+        var builder = DistributedApplicationTestingBuilder.Create();
+        var cache = builder.AddValkey("cache");
+        var api = builder.AddProject("api", "../Web/Web.csproj");
+        var front = builder.AddProject("front", "../Web/Web.csproj").WithReference(cache).WithReference(api).WaitFor(api);
+
+        var environment = Environment(builder, "front");
+
+        Assert.Equal("{cache.connectionString}", environment["ConnectionStrings__cache"]);
+        Assert.Equal("{api.bindings.http.url}", environment["services__api__http__0"]);
+        Assert.Equal(api.Resource, Assert.Single(front.Resource.Waits).Resource);
+    }
+
     private static Dictionary<string, string> Environment(DistributedApplicationBuilder builder, string resource) =>
         builder.Resources.OfType<Resource>().Single(r => r.Name == resource).Environment
             .ToDictionary(e => e.Key, e => e.Value.Render(ValueTarget.Manifest));
