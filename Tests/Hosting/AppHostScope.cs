@@ -1,3 +1,5 @@
+extern alias AppHostProject;
+
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Hosting;
@@ -33,7 +35,7 @@ internal sealed class AppHostScope : IDisposable
 
     /// <summary>The AppHost's builder, as its Program declares it, for the given tenants and extra arguments.</summary>
     public Task<DistributedApplicationBuilder> BuilderAsync(string[] tenants, params string[] args) =>
-        DistributedApplicationTestingBuilder.CreateAsync<Program>(
+        DistributedApplicationTestingBuilder.CreateAsync<AppHostProject::Program>(
             ["--AppHost:Tenants", WriteTenants(tenants), .. args],
             options =>
             {

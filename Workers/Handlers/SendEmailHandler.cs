@@ -85,9 +85,13 @@ public sealed class SendEmailHandler(IOptions<SmtpOptions> options, TenantLinks 
         {
             throw new PermanentJobFailureException($"The SMTP server refused the login of {smtp.Username}: {e.Message}", e);
         }
-        catch (Exception e) when (e is SmtpCommandException or SmtpProtocolException or SocketException or IOException or ServiceNotConnectedException)
+        catch (SmtpCommandException e)
         {
-            // Transient: the queue retries with backoff.
+            // A 4xx reply is transient: the queue retries with backoff.
+            throw new InvalidOperationException($"Sending to {payload.To} failed transiently: {(int)e.StatusCode} {e.Message}", e);
+        }
+        catch (Exception e) when (e is SmtpProtocolException or SocketException or IOException or ServiceNotConnectedException)
+        {
             throw new InvalidOperationException($"Sending to {payload.To} failed transiently: {e.Message}", e);
         }
 

@@ -9,7 +9,9 @@ public sealed class TenantLinks(ITenantSettingsStore settings, ICurrentTenant cu
     public string Absolute(string path)
     {
         var baseUrl = currentTenant.Id is { } tenant && settings.Current.Tenants.TryGetValue(tenant, out var s) ? s.BaseUrl : null;
-        if (string.IsNullOrWhiteSpace(baseUrl) || Uri.TryCreate(path, UriKind.Absolute, out _))
+        // Not Uri.TryCreate(Absolute): on Unix "/runs/7" parses as an absolute file URI.
+        var alreadyAbsolute = path.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || path.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+        if (string.IsNullOrWhiteSpace(baseUrl) || alreadyAbsolute)
         {
             return path;
         }
