@@ -41,6 +41,8 @@ internal static class StartupExtensions
                 return;
             }
             using var scope = TenantScope.Begin(tenant.Value);
+            // The request's span started before the tenant was known; tag it now so the whole trace carries it.
+            TenantTelemetry.Tag(System.Diagnostics.Activity.Current, tenant.Value);
             await next(context);
         });
 }
