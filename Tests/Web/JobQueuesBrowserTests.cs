@@ -139,6 +139,7 @@ public sealed class JobQueuesBrowserTests(TestServers servers) : IAsyncLifetime
         await Assertions.Expect(page.GetByText("1 result(s) recorded.")).ToBeVisibleAsync();
         await Assertions.Expect(page.Locator("#results tbody tr")).ToHaveCountAsync(1);
         await Assertions.Expect(page.Locator("#results tbody td.status-Failed")).ToHaveTextAsync("Failed");
+        await SaveScreenshotAsync(page, "run.png");
 
         // Admin > Job Queues: the forecast job failed; the counts say so without reloading the page.
         await Nav(page, "Job Queues").ClickAsync();
@@ -163,6 +164,7 @@ public sealed class JobQueuesBrowserTests(TestServers servers) : IAsyncLifetime
         await Assertions.Expect(page.Locator("#upload-status")).ToContainTextAsync("is queued");
         await Assertions.Expect(page.Locator("#imports tbody tr")).ToHaveCountAsync(1);
         await Assertions.Expect(page.Locator("#imports tbody tr .progress")).ToHaveAttributeAsync("aria-valuenow", "10");
+        await SaveScreenshotAsync(page, "imports.png");
 
         // Back on Job Queues, the import's progress bar moves as the worker reports, without a reload.
         await Nav(page, "Job Queues").ClickAsync();
