@@ -60,6 +60,23 @@ public sealed class WebValidationTests(TwoTenantWebs webs) : IClassFixture<TwoTe
     }
 
     [Fact]
+    public async Task Recording_a_result_without_a_status_is_refused_naming_it_rather_than_recording_a_pass()
+    {
+        using var admin = await A.AdminAsync();
+        var project = await admin.CreateProjectAsync();
+        var testCase = await admin.CreateCaseAsync(project);
+        var run = await admin.CreateRunAsync(project);
+
+        using var response = await admin.PostAsJsonAsync(new Uri($"/api/runs/{run}/results", UriKind.Relative), new
+        {
+            results = new object[] { new { caseId = testCase, status = "Passed" }, new { caseId = testCase } },
+        });
+
+        Assert.Equal(["results[1].status"], await WebApi.ProblemFieldsAsync(response));
+        Assert.Equal(0, await A.ScalarAsync($"SELECT count(*) FROM test_results WHERE run_id = {run}"));
+    }
+
+    [Fact]
     public async Task An_entity_type_reindex_without_an_entity_type_is_refused_naming_entityType()
     {
         using var admin = await A.AdminAsync();
