@@ -19,7 +19,8 @@ app.UseAuthorization();
 app.UseAntiforgery();
 
 app.MapDefaultEndpoints();
-app.MapStaticAssets();
+// The stylesheet is needed by the sign-in page too; the fallback policy would otherwise demand a user.
+app.MapStaticAssets().AllowAnonymous();
 app.MapRazorPages();
 app.MapAccountApi();
 app.MapProjectsApi();

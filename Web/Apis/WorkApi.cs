@@ -125,21 +125,9 @@ internal static class WorkApi
         return TypedResults.Ok(new SearchResultDto(hits, source));
     }
 
-    public static async Task<Accepted<JobAcceptedDto>> Reindex(ReindexRequest request, TenantDbContext db, JobPublisher jobs, CancellationToken cancellationToken)
+    public static async Task<Accepted<JobAcceptedDto>> Reindex(ReindexRequest request, ReindexService reindex, CancellationToken cancellationToken)
     {
-        var payload = request.Scope switch
-        {
-            ReindexScope.All => new ReindexPayload(ReindexScope.All),
-            ReindexScope.EntityType when request.EntityType is { } type && SearchEntityTypes.All.Contains(type) => new ReindexPayload(ReindexScope.EntityType, EntityType: type),
-            ReindexScope.EntityType => throw new InvalidRequestException("entityType", $"An entity-type reindex needs entityType, one of: {string.Join(", ", SearchEntityTypes.All)}."),
-            ReindexScope.Project when request.ProjectId is { } id => await db.Projects.AnyAsync(p => p.Id == id, cancellationToken)
-                ? new ReindexPayload(ReindexScope.Project, ProjectId: id)
-                : throw new InvalidRequestException("projectId", $"Project {id} does not exist."),
-            ReindexScope.Project => throw new InvalidRequestException("projectId", "A project reindex needs projectId."),
-            _ => throw new InvalidRequestException("scope", $"Unknown scope '{request.Scope}'."),
-        };
-        payload = payload with { BatchSize = request.BatchSize ?? ReindexPayload.DefaultBatchSize };
-        var result = await jobs.EnqueueAsync(Jobs.Reindex, payload, cancellationToken);
+        var result = await reindex.RequestAsync(request.Scope, request.EntityType, request.ProjectId, request.BatchSize, cancellationToken);
         return TypedResults.Accepted((string?)null, new JobAcceptedDto(QueueNames.ElasticsearchReindex, result.Id));
     }
 

@@ -47,6 +47,7 @@ internal static class Extensions
         services.AddScoped<IssueService>();
         services.AddScoped<ImportService>();
         services.AddScoped<SearchService>();
+        services.AddScoped<ReindexService>();
         services.AddScoped<JobQueueDashboard>();
         services.AddHttpClient(SearchService.HttpClientName);
 

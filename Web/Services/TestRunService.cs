@@ -5,8 +5,8 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Web.Services;
 
-/// <summary>One result to record in a run.</summary>
-public sealed record ResultInput(long CaseId, TestResultStatus Status, long? ElapsedMs, string? Comment);
+/// <summary>One result to record in a run. <see cref="Status"/> is nullable so a missing status is refused, not read as Passed.</summary>
+public sealed record ResultInput(long CaseId, TestResultStatus? Status, long? ElapsedMs, string? Comment);
 
 /// <summary>Runs and their results. Recording results is what sets the forecast and notification work in motion.</summary>
 internal sealed class TestRunService(TenantDbContext db, JobPublisher jobs, TimeProvider time)
@@ -36,6 +36,13 @@ internal sealed class TestRunService(TenantDbContext db, JobPublisher jobs, Time
         {
             throw new InvalidRequestException("results", "At least one result is required.");
         }
+        for (var i = 0; i < results.Count; i++)
+        {
+            if (results[i] is null)
+            {
+                throw new InvalidRequestException($"results[{i}]", "A result is required.");
+            }
+        }
         var caseIds = results.Select(r => r.CaseId).Distinct().ToList();
         var known = await db.TestCases.Where(c => caseIds.Contains(c.Id) && c.ProjectId == run.ProjectId).Select(c => c.Id).ToListAsync(cancellationToken);
         for (var i = 0; i < results.Count; i++)
@@ -48,7 +55,11 @@ internal sealed class TestRunService(TenantDbContext db, JobPublisher jobs, Time
             {
                 throw new InvalidRequestException($"results[{i}].elapsedMs", "Elapsed time cannot be negative.");
             }
-            if (!Enum.IsDefined(results[i].Status))
+            if (results[i].Status is not { } status)
+            {
+                throw new InvalidRequestException($"results[{i}].status", "A status is required.");
+            }
+            if (!Enum.IsDefined(status))
             {
                 throw new InvalidRequestException($"results[{i}].status", $"Unknown status '{results[i].Status}'.");
             }
@@ -59,7 +70,7 @@ internal sealed class TestRunService(TenantDbContext db, JobPublisher jobs, Time
         {
             RunId = runId,
             CaseId = r.CaseId,
-            Status = r.Status,
+            Status = r.Status!.Value,
             ElapsedMs = r.ElapsedMs,
             Comment = string.IsNullOrWhiteSpace(r.Comment) ? null : r.Comment.Trim(),
             ExecutedById = actorId,

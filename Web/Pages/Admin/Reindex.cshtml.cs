@@ -1,0 +1,54 @@
+using System.ComponentModel.DataAnnotations;
+using Domain.Infrastructure;
+using Domain.Jobs;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.EntityFrameworkCore;
+using Web.Services;
+
+namespace Web.Pages.Admin;
+
+internal sealed class ReindexModel(TenantDbContext db, ReindexService reindex) : PageModel
+{
+    public IReadOnlyList<ProjectOption> Projects { get; private set; } = [];
+
+    [BindProperty]
+    public ReindexInput Input { get; set; } = new();
+
+    public async Task OnGetAsync(CancellationToken cancellationToken) => await LoadAsync(cancellationToken);
+
+    public async Task<IActionResult> OnPostAsync(CancellationToken cancellationToken)
+    {
+        if (ModelState.IsValid)
+        {
+            try
+            {
+                var job = await reindex.RequestAsync(Input.Scope, Input.EntityType, Input.ProjectId, Input.BatchSize, cancellationToken);
+                TempData["Message"] = $"Reindex job {job.Id} queued.";
+                return Redirect("/admin/queues");
+            }
+            catch (InvalidRequestException refusal)
+            {
+                ModelState.AddRefusal(nameof(Input), refusal);
+            }
+        }
+        await LoadAsync(cancellationToken);
+        return Page();
+    }
+
+    private async Task LoadAsync(CancellationToken cancellationToken) =>
+        Projects = await db.Projects.AsNoTracking().OrderBy(p => p.Name).Select(p => new ProjectOption(p.Id, p.Name)).ToListAsync(cancellationToken);
+}
+
+public sealed class ReindexInput
+{
+    [EnumDataType(typeof(ReindexScope))]
+    public ReindexScope Scope { get; set; } = ReindexScope.All;
+
+    public string? EntityType { get; set; }
+
+    public long? ProjectId { get; set; }
+
+    [Range(1, ReindexPayload.MaxBatchSize)]
+    public int? BatchSize { get; set; } = ReindexPayload.DefaultBatchSize;
+}
