@@ -20,7 +20,8 @@ public sealed class DistributedApplication : IAsyncDisposable
         _builder = builder;
         var output = new OutputSink(builder.Options.Output ?? Console.WriteLine);
         Directory.CreateDirectory(builder.StateDirectory);
-        var context = new RunContext(builder.Options, builder.StateDirectory, output, new ProcessRecord(Path.Combine(builder.StateDirectory, "processes.tsv")));
+        var context = new RunContext(builder.Options, builder.StateDirectory, output, new ProcessRecord(Path.Combine(builder.StateDirectory, "processes.tsv")),
+            OtlpExport.Environment(builder.Configuration));
         _orchestrator = new Orchestrator(builder.Resources, context);
     }
 

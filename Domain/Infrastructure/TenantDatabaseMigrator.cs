@@ -1,6 +1,8 @@
 using Domain.Model;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -27,7 +29,11 @@ public sealed partial class TenantDatabaseMigrator(TenantDbContext db, TimeProvi
             await ExecuteAsync("SELECT pg_advisory_lock(@key)", cancellationToken);
             try
             {
-                var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
+                // On a new database the history table does not exist yet; asking EF for pending migrations would log a
+                // failed query that looks alarming in a first run's output.
+                var pending = await db.GetService<IHistoryRepository>().ExistsAsync(cancellationToken)
+                    ? (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList()
+                    : db.Database.GetMigrations().ToList();
                 if (pending.Count > 0)
                 {
                     Log.Applying(logger, pending.Count, string.Join(", ", pending));

@@ -21,7 +21,7 @@ internal sealed class OutputSink(Action<string> write)
 }
 
 /// <summary>What every run shares: options, state directory, output, the other runs.</summary>
-internal sealed class RunContext(DistributedApplicationOptions options, string stateDirectory, OutputSink output, ProcessRecord processRecord)
+internal sealed class RunContext(DistributedApplicationOptions options, string stateDirectory, OutputSink output, ProcessRecord processRecord, IReadOnlyDictionary<string, string>? otlpEnvironment = null)
 {
     private readonly Lazy<Task<bool>> _containerRuntime = new(() => options.UseContainerRuntime is { } forced ? Task.FromResult(forced) : ContainerRuntime.WorksAsync());
 
@@ -32,6 +32,9 @@ internal sealed class RunContext(DistributedApplicationOptions options, string s
     public OutputSink Output { get; } = output;
 
     public ProcessRecord ProcessRecord { get; } = processRecord;
+
+    /// <summary>What every project gets to export its telemetry (<see cref="OtlpExport"/>); empty when none is configured.</summary>
+    public IReadOnlyDictionary<string, string> OtlpEnvironment { get; } = otlpEnvironment ?? new Dictionary<string, string>();
 
     public Task<bool> ContainerRuntimeWorks => _containerRuntime.Value;
 

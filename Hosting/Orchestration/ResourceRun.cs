@@ -230,6 +230,11 @@ internal sealed class ProjectRun(ProjectResource project, RunContext context) : 
             environment["ASPNETCORE_ENVIRONMENT"] = "Development";
             environment["OTEL_SERVICE_NAME"] = project.Name;
             environment["OTEL_RESOURCE_ATTRIBUTES"] = $"service.instance.id={project.Name}-{replica.ToString(CultureInfo.InvariantCulture)}";
+            foreach (var (key, value) in Context.OtlpEnvironment)
+            {
+                // What the project declares itself wins over the AppHost-wide export settings.
+                environment.TryAdd(key, value);
+            }
             environment["HTTP_PORTS"] = null;
             if (http is not null)
             {

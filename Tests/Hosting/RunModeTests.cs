@@ -85,7 +85,7 @@ public sealed class RunModeTests
         Assert.Contains(lines, l => l.StartsWith("web-tenant-a ", StringComparison.Ordinal) && l.Contains("Now listening on", StringComparison.Ordinal));
     }
 
-    private static bool IsAlive(int pid)
+    internal static bool IsAlive(int pid)
     {
         var stat = $"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat";
         try
@@ -99,7 +99,7 @@ public sealed class RunModeTests
         }
     }
 
-    private static List<string> ProcessesMentioning(string text) =>
+    internal static List<string> ProcessesMentioning(string text) =>
         Directory.GetDirectories("/proc")
             .Where(d => int.TryParse(Path.GetFileName(d), out _))
             .Select(d =>

@@ -34,7 +34,7 @@ internal static class AdminQueuesApi
     internal static async Task<Ok<QueuesDto>> Overview(JobQueueDashboard dashboard, CancellationToken cancellationToken) =>
         TypedResults.Ok(new QueuesDto(await dashboard.SummariesAsync(cancellationToken), await dashboard.RunningProgressAsync(cancellationToken)));
 
-    public static async Task<Results<Ok<IReadOnlyList<JobDetails>>, NotFound>> ListJobs(string queue, JobState? state, int? page, int? pageSize, IJobQueueAdmin admin, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<IReadOnlyList<JobDetails>>, NotFound>> ListJobs(string queue, string? state, int? page, int? pageSize, IJobQueueAdmin admin, CancellationToken cancellationToken)
     {
         if (!JobQueueDashboard.IsKnownQueue(queue))
         {
@@ -42,8 +42,14 @@ internal static class AdminQueuesApi
         }
         var size = Math.Clamp(pageSize ?? 50, 1, 200);
         var offset = Math.Max(0, (page ?? 1) - 1) * size;
-        return TypedResults.Ok(await admin.GetJobsAsync(queue, state ?? JobState.Waiting, offset, size, cancellationToken));
+        return TypedResults.Ok(await admin.GetJobsAsync(queue, ParseState(state), offset, size, cancellationToken));
     }
+
+    // ?state=completed as well as ?state=Completed: the route binder alone matches enum names case-sensitively.
+    private static JobState ParseState(string? state) =>
+        state is null ? JobState.Waiting
+        : !state.All(char.IsAsciiDigit) && Enum.TryParse<JobState>(state, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed) ? parsed
+        : throw new InvalidRequestException("state", $"Unknown state '{state}': use waiting, active, delayed, completed or failed.");
 
     public static async Task<Results<Ok<JobDetails>, NotFound>> GetJob(string queue, string jobId, IJobQueueAdmin admin, CancellationToken cancellationToken) =>
         JobQueueDashboard.IsKnownQueue(queue) && await admin.GetJobAsync(queue, jobId, cancellationToken) is { } job

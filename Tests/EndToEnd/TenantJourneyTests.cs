@@ -1,0 +1,235 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Hosting;
+using MimeKit;
+using Npgsql;
+using Tests.Hosting;
+using Tests.Otlp;
+using OtlpSpanKind = OpenTelemetry.Proto.Trace.V1.Span.Types.SpanKind;
+
+namespace Tests.EndToEnd;
+
+/// <summary>
+/// The whole topology, two tenants, one signed-in action: a failed result recorded in tenant A's web app travels
+/// through the shared worker to A's database, A's mail and A's traces, and nothing of it shows from tenant B.
+/// </summary>
+public sealed class TenantJourneyTests
+{
+    private const string TenantA = "tenant-a";
+    private const string TenantB = "tenant-b";
+
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan EffectTimeout = TimeSpan.FromMinutes(2);
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
+
+    [Fact]
+    public async Task A_failed_result_in_tenant_a_notifies_mails_and_traces_within_tenant_a_and_is_invisible_to_tenant_b()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        using var scope = AppHostScope.Create();
+        await using var otlp = await OtlpReceiver.StartAsync(cancellationToken);
+        var builder = await scope.BuilderAsync(
+            [TenantA, TenantB],
+            "--OTEL_EXPORTER_OTLP_ENDPOINT", otlp.Endpoint.ToString().TrimEnd('/'),
+            "--OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf",
+            "--OTEL_BSP_SCHEDULE_DELAY", "500");
+        var app = builder.Build();
+        List<int> processIds = [];
+        try
+        {
+            await app.StartAsync(cancellationToken);
+            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                timeout.CancelAfter(StartTimeout);
+                await app.WaitForAllHealthyAsync(timeout.Token);
+            }
+            processIds = app.GetResourceStates().SelectMany(s => s.ProcessIds).ToList();
+            // The administrators the web apps seeded, as the topology resolved its parameters.
+            string Parameter(string name) => app.Resources.OfType<ParameterResource>().Single(p => p.Name == name).Value;
+            var adminEmail = Parameter("admin-email");
+
+            // Tenant A: the seeded admin records a failed result; a second admin wants every notification by email.
+            using var webA = app.CreateHttpClient($"web-{TenantA}");
+            await SignInAsync(webA, adminEmail, Parameter($"admin-password-{TenantA}"));
+            var colleague = $"colleague-{Guid.NewGuid():N}@example.test";
+            await PostAsync(webA, "/api/users", new { email = colleague, name = "Second Admin", password = "colleague-password-1", isAdmin = true, emailPreference = "Immediate" });
+            var projectId = (long)(await PostAsync(webA, "/api/projects", new { name = "Checkout" }))["id"]!;
+            var caseId = (long)(await PostAsync(webA, $"/api/projects/{projectId}/cases", new { title = "Pay by card" }))["id"]!;
+            var runId = (long)(await PostAsync(webA, $"/api/projects/{projectId}/runs", new { name = "Nightly" }))["id"]!;
+            await PostAsync(webA, $"/api/runs/{runId}/results", new { results = new[] { new { caseId, status = "Failed", elapsedMs = 1200 } } });
+
+            await Tenant_a_database_has_the_notifications_and_tenant_b_none(app, runId, colleague);
+            await The_mail_to_the_colleague_links_to_tenant_a_only(app, scope, runId, colleague);
+            var createNotification = await A_job_id_from_tenant_a_admin(webA);
+            await The_trace_of_the_request_reaches_the_worker_database_call_all_in_tenant_a(otlp, runId, createNotification);
+            await Tenant_b_sees_none_of_tenant_a_jobs(app, adminEmail, Parameter($"admin-password-{TenantB}"), createNotification);
+        }
+        finally
+        {
+            await app.DisposeAsync();
+        }
+
+        Assert.All(processIds, pid => Assert.False(RunModeTests.IsAlive(pid), $"process {pid} is still alive"));
+        Assert.Empty(RunModeTests.ProcessesMentioning(scope.StateDirectory));
+    }
+
+    private static async Task Tenant_a_database_has_the_notifications_and_tenant_b_none(DistributedApplication app, long runId, string colleague)
+    {
+        const string Count = "SELECT count(*) FROM notifications n JOIN users u ON u.id = n.user_id WHERE n.link = @link AND u.email = @email";
+        var inA = await EventuallyAsync<object>(
+            async () => await ScalarAsync(app, $"db-{TenantA}", Count, runId, colleague) is > 0 and var count ? count : null,
+            "tenant A's notification row");
+        Assert.Equal(1L, inA);
+        Assert.Equal(0, await ScalarAsync(app, $"db-{TenantB}", "SELECT count(*) FROM notifications", runId, colleague));
+    }
+
+    private static async Task The_mail_to_the_colleague_links_to_tenant_a_only(DistributedApplication app, AppHostScope scope, long runId, string colleague)
+    {
+        var maildir = Path.Combine(scope.StateDirectory, "smtp", "maildir", "new");
+        var mail = await EventuallyAsync(() => Task.FromResult(
+            Directory.Exists(maildir)
+                ? Directory.GetFiles(maildir).Select(file => MimeMessage.Load(file)).FirstOrDefault(m => m.To.Mailboxes.Any(a => a.Address == colleague))
+                : null), $"the mail to {colleague}");
+
+        using var webA = app.CreateHttpClient($"web-{TenantA}");
+        using var webB = app.CreateHttpClient($"web-{TenantB}");
+        var body = mail.TextBody ?? mail.HtmlBody ?? string.Empty;
+        Assert.Contains(new Uri(webA.BaseAddress!, $"/runs/{runId}").ToString(), body, StringComparison.Ordinal);
+        Assert.DoesNotContain(webB.BaseAddress!.Authority, body, StringComparison.Ordinal);
+        Assert.DoesNotContain(TenantB, body + mail.Subject, StringComparison.Ordinal);
+    }
+
+    private static async Task<string> A_job_id_from_tenant_a_admin(HttpClient webA)
+    {
+        var job = await EventuallyAsync(async () =>
+            (await GetJsonAsync(webA, "/api/admin/queues/notifications/jobs?state=completed")).AsArray()
+                .FirstOrDefault(j => (string?)j!["name"] == "create-notification"),
+            "tenant A's completed create-notification job");
+        Assert.Equal(TenantA, (string?)job!["tenant"]);
+        return (string)job["id"]!;
+    }
+
+    private static async Task The_trace_of_the_request_reaches_the_worker_database_call_all_in_tenant_a(OtlpReceiver otlp, long runId, string createNotificationJobId)
+    {
+        var request = await EventuallyAsync(() => Task.FromResult(otlp.Spans.FirstOrDefault(s =>
+                s.Service == $"web-{TenantA}" && s.Kind == OtlpSpanKind.Server && s.Attribute("url.path") == $"/api/runs/{runId}/results")),
+            "the span of POST /api/runs/{id}/results");
+
+        (ReceivedSpan Consumer, ReceivedSpan Database)? Journey(List<ReceivedSpan> trace)
+        {
+            var consumer = trace.FirstOrDefault(s => s.Service == "workers" && s.Kind == OtlpSpanKind.Consumer && s.Attribute("job.name") == "create-notification");
+            var database = consumer is null ? null : trace.FirstOrDefault(s =>
+                s.Service == "workers" && (s.Attribute("db.system") ?? s.Attribute("db.system.name")) == "postgresql" && IsUnder(s, consumer, trace));
+            return consumer is not null && database is not null ? (consumer, database) : null;
+        }
+
+        var trace = await EventuallyAsync(() =>
+        {
+            var spans = otlp.Spans.Where(s => s.TraceId == request.TraceId).ToList();
+            return Task.FromResult(Journey(spans) is null ? null : spans);
+        }, "the worker's create-notification consumer span and its database span in the request's trace");
+
+        var output = TestContext.Current.TestOutputHelper;
+        foreach (var span in trace)
+        {
+            output?.WriteLine(span.ToString());
+        }
+        var (consumer, database) = Journey(trace)!.Value;
+        var producers = trace.Where(s => s.Kind == OtlpSpanKind.Producer && s.Service == $"web-{TenantA}").ToList();
+        Assert.Contains(producers, p => p.Attribute("messaging.destination.name") == "notifications" && IsUnder(p, request, trace));
+        Assert.Contains(producers, p => p.Attribute("messaging.destination.name") == "forecast-updates");
+        Assert.Contains(producers, p => p.SpanId == consumer.ParentSpanId);
+        Assert.Equal(createNotificationJobId, consumer.Attribute("messaging.message.id"));
+        Assert.True(IsUnder(database, consumer, trace), database.ToString());
+        Assert.All(trace, span => Assert.True(span.Attribute("tenant.id") == TenantA, $"without tenant.id = {TenantA}: {span}"));
+    }
+
+    private static async Task Tenant_b_sees_none_of_tenant_a_jobs(DistributedApplication app, string adminEmail, string adminPassword, string jobOfA)
+    {
+        using var webB = app.CreateHttpClient($"web-{TenantB}");
+        await SignInAsync(webB, adminEmail, adminPassword);
+
+        var overview = await GetJsonAsync(webB, "/api/admin/queues");
+        foreach (var queue in overview["queues"]!.AsArray())
+        {
+            var counts = queue!["counts"]!;
+            Assert.True((long)counts["completed"]! == 0 && (long)counts["active"]! == 0 && (long)counts["failed"]! == 0, $"tenant B's overview shows jobs: {queue.ToJsonString()}");
+        }
+        foreach (var state in new[] { "completed", "waiting", "failed" })
+        {
+            var jobs = (await GetJsonAsync(webB, $"/api/admin/queues/notifications/jobs?state={state}")).AsArray();
+            Assert.DoesNotContain(jobs, j => (string?)j!["id"] == jobOfA || (string?)j["tenant"] == TenantA);
+        }
+        using var foreign = await webB.GetAsync(new Uri($"/api/admin/queues/notifications/jobs/{Uri.EscapeDataString(jobOfA)}", UriKind.Relative), TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.NotFound, foreign.StatusCode);
+    }
+
+    private static bool IsUnder(ReceivedSpan span, ReceivedSpan ancestor, IReadOnlyList<ReceivedSpan> trace)
+    {
+        var byId = trace.GroupBy(s => s.SpanId).ToDictionary(g => g.Key, g => g.First());
+        for (var current = span; current.ParentSpanId is { } parent;)
+        {
+            if (parent == ancestor.SpanId)
+            {
+                return true;
+            }
+            if (!byId.TryGetValue(parent, out current!))
+            {
+                return false;
+            }
+        }
+        return false;
+    }
+
+    private static async Task<long> ScalarAsync(DistributedApplication app, string database, string sql, long runId, string email)
+    {
+        var connectionString = new NpgsqlConnectionStringBuilder(await app.GetConnectionStringAsync(database)) { Pooling = false };
+        await using var connection = new NpgsqlConnection(connectionString.ConnectionString);
+        await connection.OpenAsync(TestContext.Current.CancellationToken);
+        await using var command = new NpgsqlCommand(sql, connection);
+        command.Parameters.AddWithValue("link", $"/runs/{runId}");
+        command.Parameters.AddWithValue("email", email);
+        return (long)(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
+    }
+
+    private static async Task SignInAsync(HttpClient web, string email, string password)
+    {
+        using var response = await web.PostAsJsonAsync("/api/account/signin", new { email, password }, TestContext.Current.CancellationToken);
+        Assert.True(response.StatusCode == HttpStatusCode.NoContent, $"sign-in as {email} at {web.BaseAddress}: {response.StatusCode}");
+    }
+
+    private static async Task<JsonNode> PostAsync(HttpClient web, string path, object body)
+    {
+        using var response = await web.PostAsJsonAsync(path, body, TestContext.Current.CancellationToken);
+        var text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        Assert.True(response.IsSuccessStatusCode, $"POST {path}: {(int)response.StatusCode} {text}");
+        return string.IsNullOrEmpty(text) ? new JsonObject() : JsonNode.Parse(text)!;
+    }
+
+    private static async Task<JsonNode> GetJsonAsync(HttpClient web, string path)
+    {
+        using var response = await web.GetAsync(new Uri(path, UriKind.Relative), TestContext.Current.CancellationToken);
+        var text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        Assert.True(response.IsSuccessStatusCode, $"GET {path}: {(int)response.StatusCode} {text}");
+        return JsonNode.Parse(text)!;
+    }
+
+    /// <summary>Polls <paramref name="probe"/> until it returns a value, or fails naming <paramref name="what"/> after <see cref="EffectTimeout"/>.</summary>
+    private static async Task<T> EventuallyAsync<T>(Func<Task<T?>> probe, string what) where T : class
+    {
+        var deadline = DateTime.UtcNow + EffectTimeout;
+        while (true)
+        {
+            if (await probe() is { } value)
+            {
+                return value;
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"Timed out after {EffectTimeout} waiting for {what}.");
+            }
+            await Task.Delay(PollInterval, TestContext.Current.CancellationToken);
+        }
+    }
+}
