@@ -22,20 +22,38 @@ var tenants = Enumerable.Range(1, tenantCount).Select(i => TenantId.Parse($"benc
 var settings = new BenchTenants([.. tenants, TenantId.Parse("flood"), TenantId.Parse("quiet")]);
 var payload = JsonSerializer.Serialize(new { Kind = "bench", Data = new string('x', 170) });
 
+// 0. Warm-up (not measured): JIT and connection setup out of the figures.
+{
+    var queue = $"warm-{run}";
+    var warm = Math.Min(n, 5000);
+    var done = new CountdownEvent(warm);
+    await using var host = await BenchHost.StartAsync(url, settings, (queue, concurrency, (_, _, _) =>
+    {
+        done.Signal();
+        return Task.CompletedTask;
+    }));
+    await EnqueueAllAsync(host.Client, queue, tenants, warm, payload, chunk: 100);
+    await Task.Run(() => done.Wait());
+    await OfferAsync(host.Client, queue, tenants, 500, 5000, payload);
+}
+
 // 1. Bulk enqueue: every tenant enqueues its share in bulk calls, tenants in parallel.
 var enqueueQueue = $"enq-{run}";
-double enqueueJps, drainJps;
+double enqueueJps, drainJps, enqueueCpuUs, drainCpuUs;
 await using (var host = await BenchHost.StartAsync(url, settings, null))
 {
     var sw = Stopwatch.StartNew();
+    var cpu = Cpu();
     await EnqueueAllAsync(host.Client, enqueueQueue, tenants, n, payload);
     enqueueJps = n / sw.Elapsed.TotalSeconds;
+    enqueueCpuUs = (Cpu() - cpu).TotalMicroseconds / n;
 }
 
 // 2. Drain: the jobs enqueued above, no-op handler, concurrency C.
 {
     var done = new CountdownEvent(n);
     var sw = Stopwatch.StartNew();
+    var cpu = Cpu();
     await using var host = await BenchHost.StartAsync(url, settings, (enqueueQueue, concurrency, (_, _, _) =>
     {
         done.Signal();
@@ -44,6 +62,7 @@ await using (var host = await BenchHost.StartAsync(url, settings, null))
     await Task.Run(() => done.Wait());
     await host.WaitCompletedAsync(enqueueQueue, tenants, n);
     drainJps = n / sw.Elapsed.TotalSeconds;
+    drainCpuUs = (Cpu() - cpu).TotalMicroseconds / n;
 }
 
 // 3. Combined: producers and the worker at once.
@@ -121,7 +140,11 @@ Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
     ["lat_p99_ms"] = Math.Round(p99, 2),
     ["fair_flood_jobs"] = flood,
     ["fair_p99_ms"] = Math.Round(fairP99, 2),
+    ["client_cpu_us_per_enqueue"] = Math.Round(enqueueCpuUs, 1),
+    ["worker_cpu_us_per_job"] = Math.Round(drainCpuUs, 1),
 }));
+
+static TimeSpan Cpu() => Process.GetCurrentProcess().TotalProcessorTime;
 
 static int Env(string name, int fallback) =>
     int.TryParse(Environment.GetEnvironmentVariable(name), CultureInfo.InvariantCulture, out var v) ? v : fallback;
