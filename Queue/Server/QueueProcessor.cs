@@ -41,6 +41,12 @@ internal sealed class QueueProcessor : IDisposable
     private readonly CancellationTokenSource _stopRenewing = new();
     private readonly ConcurrentDictionary<string, RunningJob> _running = new(StringComparer.Ordinal);
     private readonly Channel<RunningJob> _ready = Channel.CreateUnbounded<RunningJob>();
+
+    /// <summary>Jobs of each fetch (lease token) not yet ended here; at zero the lease record can go.</summary>
+    private readonly ConcurrentDictionary<string, int> _outstanding = new(StringComparer.Ordinal);
+
+    /// <summary>Leases all of whose jobs have ended; dropped with the next outcome batch.</summary>
+    private readonly ConcurrentQueue<string> _released = new();
     private readonly int _capacity;
     private Task[] _workers = [];
     private readonly Channel<FinishEntry> _finishes = Channel.CreateUnbounded<FinishEntry>(new UnboundedChannelOptions { SingleReader = true });
@@ -97,7 +103,7 @@ internal sealed class QueueProcessor : IDisposable
         _ready.Writer.TryComplete();
         while (_ready.Reader.TryRead(out var notStarted))
         {
-            HandBack(notStarted.Job);
+            HandBack(notStarted);
             Release(notStarted);
         }
         var running = _workers;
@@ -113,7 +119,7 @@ internal sealed class QueueProcessor : IDisposable
                 foreach (var stuck in _running.Values)
                 {
                     stuck.HandedBack = true;
-                    HandBack(stuck.Job);
+                    HandBack(stuck);
                 }
             }
         }
@@ -215,6 +221,10 @@ internal sealed class QueueProcessor : IDisposable
             {
                 _slots.Release(want - result.Jobs.Count);
             }
+            if (result.Jobs.Count > 0)
+            {
+                _outstanding[result.Jobs[0].LeaseToken] = result.Jobs.Count;
+            }
             foreach (var job in result.Jobs)
             {
                 Start(job);
@@ -260,7 +270,7 @@ internal sealed class QueueProcessor : IDisposable
         if (!_ready.Writer.TryWrite(run))
         {
             // Stopping: the workers take no more jobs.
-            HandBack(job);
+            HandBack(run);
             Release(run);
         }
     }
@@ -290,13 +300,18 @@ internal sealed class QueueProcessor : IDisposable
         try
         {
             var outcome = await ExecuteAsync(run);
-            if (outcome is not null && !run.HandedBack)
+            if (!run.HandedBack)
             {
-                if (outcome.Kind == FinishKind.HandBack)
+                // Counted down before the outcome is queued, so the batch that records the last outcome also drops the lease.
+                Ended(run);
+                if (outcome is not null)
                 {
-                    Interlocked.Increment(ref _handedBack);
+                    if (outcome.Kind == FinishKind.HandBack)
+                    {
+                        Interlocked.Increment(ref _handedBack);
+                    }
+                    _finishes.Writer.TryWrite(outcome);
                 }
-                _finishes.Writer.TryWrite(outcome);
             }
         }
         finally
@@ -305,10 +320,26 @@ internal sealed class QueueProcessor : IDisposable
         }
     }
 
-    private void HandBack(FetchedJob job)
+    private void HandBack(RunningJob run)
     {
+        Ended(run);
         Interlocked.Increment(ref _handedBack);
-        _finishes.Writer.TryWrite(new FinishEntry(FinishKind.HandBack, job));
+        _finishes.Writer.TryWrite(new FinishEntry(FinishKind.HandBack, run.Job));
+    }
+
+    /// <summary>Counts a job of its fetch as ended here, once.</summary>
+    private void Ended(RunningJob run)
+    {
+        if (Interlocked.Exchange(ref run.Ended, 1) == 1)
+        {
+            return;
+        }
+        var token = run.Job.LeaseToken;
+        if (_outstanding.AddOrUpdate(token, 0, (_, n) => n - 1) <= 0)
+        {
+            _outstanding.TryRemove(token, out _);
+            _released.Enqueue(token);
+        }
     }
 
     private async Task<FinishEntry?> ExecuteAsync(RunningJob run)
@@ -381,18 +412,25 @@ internal sealed class QueueProcessor : IDisposable
     {
         var reader = _finishes.Reader;
         var batch = new List<FinishEntry>(FinishBatch);
-        while (await reader.WaitToReadAsync())
+        var released = new List<string>();
+        // After the channel completes (shutdown), one more pass drops leases whose last job ended without an outcome.
+        while (await reader.WaitToReadAsync() || !_released.IsEmpty)
         {
             batch.Clear();
             while (batch.Count < FinishBatch && reader.TryRead(out var entry))
             {
                 batch.Add(entry);
             }
+            released.Clear();
+            while (_released.TryDequeue(out var token))
+            {
+                released.Add(token);
+            }
             for (var attempt = 1; ; attempt++)
             {
                 try
                 {
-                    await _storage.FinishAsync(_queue, batch, Now(), _retention);
+                    await _storage.FinishAsync(_queue, batch, released, Now(), _retention);
                     break;
                 }
                 catch (Exception e) when ((e is RedisException or TimeoutException) && attempt < 3)
@@ -455,6 +493,8 @@ internal sealed class QueueProcessor : IDisposable
         public CancellationTokenSource Cancellation { get; } = cancellation;
 
         public volatile bool LeaseLost;
+
+        public int Ended;
 
         /// <summary>Cancels the handler; a no-op once the job has ended and its source is disposed.</summary>
         public void Cancel()

@@ -88,7 +88,7 @@ internal sealed class RecurringScheduler(
             signature = "";
         }
         var job = new JobRecord(tenant, jobId, definition.JobName, definition.Payload, signature,
-            System.Diagnostics.Activity.Current?.Id ?? "", 0, 0, 0);
+            System.Diagnostics.Activity.Current?.Id ?? "", 0, 0, 0, now.ToUnixTimeMilliseconds());
         if (await storage.ClaimRecurringAsync(queue, tenant, id, now.ToUnixTimeMilliseconds(), dueMs, next?.ToUnixTimeMilliseconds() ?? -1, job))
         {
             QueueTelemetry.Enqueued.Add(1, QueueTelemetry.Tags(queue, tenant));

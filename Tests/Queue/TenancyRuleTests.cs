@@ -17,7 +17,7 @@ public sealed class SignatureTests(TestServers servers)
         await using (var producer = await QueueHost.StartAsync(db, settings))
         {
             id = (await Tenants.AsAsync(Tenants.A, () => producer.Client.EnqueueAsync("emails", "send-email", "{\"to\":\"user@example.com\"}"))).Id;
-            await producer.Storage.SetFieldAsync("emails", "tenant-a", id, field, field == "n" ? "evil-name" : value);
+            await producer.Storage.TamperAsync("emails", "tenant-a", id, d => field == "n" ? d with { Name = "evil-name" } : d with { Payload = value });
         }
         var ran = 0;
         await using var worker = await QueueHost.StartAsync(db, settings, s => s
@@ -39,8 +39,7 @@ public sealed class SignatureTests(TestServers servers)
         var settings = Tenants.Settings();
         await using var producer = await QueueHost.StartAsync(db, settings);
         var id = (await Tenants.AsAsync(Tenants.A, () => producer.Client.EnqueueAsync("emails", "send-email", "{}"))).Id;
-        var redis = await db.ConnectAsync();
-        var signature = (string)(await redis.GetDatabase().HashGetAsync($"aq:{{emails}}:j:tenant-a:{id}", "s"))!;
+        var signature = (await producer.Storage.ReadDataAsync("emails", "tenant-a", id))!.Signature;
         // Tenant A's signed job planted under tenant B, as a compromised producer might.
         await producer.Storage.EnqueueAsync("emails", [new JobRecord("tenant-b", id, "send-email", "{}", signature, "", 0, 0, 0)], 0);
         await Tenants.AsAsync(Tenants.A, () => producer.Admin.RemoveAsync("emails", id));
@@ -60,7 +59,6 @@ public sealed class SignatureTests(TestServers servers)
 
         Assert.Empty(ranFor);
         Assert.Contains("failed signature verification", (await Tenants.AsAsync(Tenants.B, () => worker.Admin.GetJobAsync("emails", id)))!.Error, StringComparison.Ordinal);
-        redis.Dispose();
     }
 
     [Fact]
