@@ -54,6 +54,9 @@ internal sealed class QueueProcessor : IDisposable
     private Task _renewLoop = Task.CompletedTask;
     private Task _ackLoop = Task.CompletedTask;
     private long _fetches;
+
+    /// <summary>Keeps lease tokens unique even if two processes are configured with the same worker id.</summary>
+    private readonly string _instance = Guid.NewGuid().ToString("N")[..8];
     private int _handedBack;
 
     public QueueProcessor(
@@ -204,7 +207,7 @@ internal sealed class QueueProcessor : IDisposable
             try
             {
                 var now = Now();
-                var token = $"{_workerId}:{Interlocked.Increment(ref _fetches)}";
+                var token = $"{_workerId}:{_instance}:{Interlocked.Increment(ref _fetches)}";
                 result = await _storage.FetchAsync(_queue, now, now + leaseMs, token, want, _options.PerTenantConcurrency, _options.MaxStalls);
             }
             catch (Exception e) when (e is RedisException or TimeoutException)

@@ -18,11 +18,12 @@ local function wake() redis.call('PUBLISH', P .. 'wake', '1') end
 local function waiting(t) return redis.call('LLEN', tkey(t, 'wait')) + redis.call('ZCARD', tkey(t, 'prio')) end
 
 -- The ring holds exactly the tenants with waiting jobs, so fetch can go round them fairly.
+-- Called after pushing `pushed` jobs: if they are all the tenant has, it was not waiting before.
 -- A tenant seen once in this script run is known to be in it (bulk enqueue of one tenant checks once).
 local in_ring = {}
-local function note_waiting(t)
+local function note_waiting(t, pushed)
   if not in_ring[t] then
-    if waiting(t) == 1 then redis.call('RPUSH', RING, t) end
+    if waiting(t) == pushed then redis.call('RPUSH', RING, t) end
     in_ring[t] = true
   end
 end
@@ -37,7 +38,7 @@ local function push_wait(t, id, pri, ws, front)
   else
     redis.call('RPUSH', tkey(t, 'wait'), id)
   end
-  note_waiting(t)
+  note_waiting(t, 1)
 end
 
 local function requeue(t, id, front)
@@ -64,7 +65,8 @@ end
 
 -- Returns 1 when added, 0 when a job with this id already exists for this tenant (deduplication).
 -- d is the job's immutable data, encoded by the client; seq orders prioritised jobs of equal priority.
-local function add_job(t, id, d, pri, due, now, seq)
+-- With `batch`, plain waiting jobs are collected per tenant for one RPUSH (see flush_batch) instead of one each.
+local function add_job(t, id, d, pri, due, now, seq, batch)
   local k = jkey(t, id)
   if redis.call('EXISTS', k) == 1 then return 0 end
   local ws = nil
@@ -78,22 +80,35 @@ local function add_job(t, id, d, pri, due, now, seq)
   end
   if tonumber(due) > tonumber(now) then
     schedule(t, id, due)
+  elseif batch and not ws then
+    local ids = batch[t]
+    if not ids then ids = {}; batch[t] = ids end
+    ids[#ids+1] = id
   else
     push_wait(t, id, pri, ws, false)
   end
   return 1
 end
 
--- Drops a tenant's oldest finished jobs beyond keep (-1: no limit) or older than age ms (0: no limit); at most 200 per call.
+local function flush_batch(batch)
+  for t, ids in pairs(batch) do
+    redis.call('RPUSH', tkey(t, 'wait'), unpack(ids))
+    note_waiting(t, #ids)
+  end
+end
+
+-- Drops a tenant's oldest finished jobs beyond keep (-1: no limit) or older than age ms (0: no limit); bounded per call.
 local function trim(t, state, keep, age, now)
   local z = tkey(t, state)
   local n = 0
   if keep >= 0 then
     local excess = redis.call('LLEN', z) - keep
-    while excess > 0 and n < 200 do
-      redis.call('DEL', jkey(t, redis.call('RPOP', z)))
-      excess = excess - 1
-      n = n + 1
+    if excess > 0 then
+      local ids = redis.call('RPOP', z, math.min(excess, 1000))
+      local keys = {}
+      for i, id in ipairs(ids) do keys[i] = jkey(t, id) end
+      redis.call('DEL', unpack(keys))
+      n = #ids
     end
   end
   if age > 0 then

@@ -5,11 +5,13 @@ local res = {}
 local added = 0
 local count = (#ARGV - 2) / 5
 local seq = redis.call('INCRBY', P .. 'seq', count) - count
+local batch = {}
 for i = 3, #ARGV, 5 do
   seq = seq + 1
-  local r = add_job(ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4], now, seq)
+  local r = add_job(ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4], now, seq, batch)
   res[#res+1] = r
   added = added + r
 end
+flush_batch(batch)
 if added > 0 then wake() end
 return res
