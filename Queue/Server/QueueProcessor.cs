@@ -210,8 +210,9 @@ internal sealed class QueueProcessor : IDisposable
                 var token = $"{_workerId}:{_instance}:{Interlocked.Increment(ref _fetches)}";
                 result = await _storage.FetchAsync(_queue, now, now + leaseMs, token, want, _options.PerTenantConcurrency, _options.MaxStalls);
             }
-            catch (Exception e) when (e is RedisException or TimeoutException)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
+                // Whatever went wrong (Valkey down, a bug), the loop must survive and try again.
                 _slots.Release(want);
                 QueueLog.FetchFailed(_logger, e, _queue);
                 if (!await DelayAsync(TimeSpan.FromSeconds(1), stopping))
@@ -440,8 +441,9 @@ internal sealed class QueueProcessor : IDisposable
                 {
                     await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt));
                 }
-                catch (Exception e) when (e is RedisException or TimeoutException)
+                catch (Exception e)
                 {
+                    // Unrecorded outcomes are not lost work: the leases expire and the jobs run again.
                     QueueLog.FinishFailed(_logger, e, _queue, batch.Count);
                     break;
                 }
@@ -482,7 +484,7 @@ internal sealed class QueueProcessor : IDisposable
                     }
                 }
             }
-            catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
+            catch (Exception e)
             {
                 QueueLog.LoopFailed(_logger, e, "renew", _queue);
             }

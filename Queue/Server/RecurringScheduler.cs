@@ -42,7 +42,7 @@ internal sealed class RecurringScheduler(
                     timeout = untilNext < timeout ? untilNext : timeout;
                 }
             }
-            catch (Exception e) when (e is RedisException or TimeoutException)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
                 QueueLog.LoopFailed(logger, e, "recurring", queue);
             }

@@ -22,6 +22,26 @@ internal sealed record JobData(string Name, string Payload, string Signature, st
         return writer.WrittenSpan.ToArray();
     }
 
+    /// <summary>What a job whose stored data cannot be read looks like: no name and no signature, so it fails verification.</summary>
+    public static readonly JobData Corrupt = new("", "", "", "", 0, 0);
+
+    /// <summary>Decodes stored data; <see cref="Corrupt"/> when it is not in this format (never written by this engine).</summary>
+    public static JobData DecodeOrCorrupt(byte[]? data)
+    {
+        try
+        {
+            return data is null ? Corrupt : Decode(data);
+        }
+        catch (FormatException)
+        {
+            return Corrupt;
+        }
+        catch (OverflowException)
+        {
+            return Corrupt;
+        }
+    }
+
     public static JobData Decode(ReadOnlySpan<byte> data)
     {
         var name = Read(ref data);

@@ -100,7 +100,7 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
         var jobs = new List<FetchedJob>((result.Length - 1) / 4);
         for (var i = 1; i + 3 < result.Length; i += 4)
         {
-            var data = JobData.Decode((byte[])result[i + 2]!);
+            var data = JobData.DecodeOrCorrupt((byte[]?)result[i + 2]);
             jobs.Add(new FetchedJob(queue, (string)result[i]!, (string)result[i + 1]!, data.Name, data.Payload, data.Signature,
                 data.TraceParent, (int)result[i + 3], data.MaxAttempts, data.EnqueuedMs, leaseToken));
         }
@@ -392,7 +392,7 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
 
     private static JobDetails ToDetails(string queue, string tenant, string id, HashEntry[] hash)
     {
-        var data = JobData.Decode((byte[])hash.First(h => h.Name == "d").Value!);
+        var data = JobData.DecodeOrCorrupt((byte[]?)hash.FirstOrDefault(h => h.Name == "d").Value);
         var f = hash.Where(h => h.Name != "d").ToDictionary(h => (string)h.Name!, h => (string?)h.Value, StringComparer.Ordinal);
         string? S(string k) => f.TryGetValue(k, out var v) && !string.IsNullOrEmpty(v) ? v : null;
         int I(string k) => S(k) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : 0;

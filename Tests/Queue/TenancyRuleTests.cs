@@ -62,6 +62,33 @@ public sealed class SignatureTests(TestServers servers)
     }
 
     [Fact]
+    public async Task A_job_with_unreadable_stored_data_fails_and_the_worker_carries_on()
+    {
+        await using var db = await (await servers.RedisAsync()).CreateDatabaseAsync();
+        var settings = Tenants.Settings();
+        string corrupt;
+        await using (var producer = await QueueHost.StartAsync(db, settings))
+        {
+            corrupt = (await Tenants.AsAsync(Tenants.A, () => producer.Client.EnqueueAsync("emails", "send-email", "{}"))).Id;
+            using var redis = await db.ConnectAsync();
+            await redis.GetDatabase().HashSetAsync($"aq:{{emails}}:j:tenant-a:{corrupt}", "d", "not job data");
+        }
+        var ran = new TaskCompletionSource();
+        await using var worker = await QueueHost.StartAsync(db, settings, s => s
+            .AddQueue("emails", 1)
+            .AddHandler("send-email", (_, _, _) =>
+            {
+                ran.TrySetResult();
+                return Task.CompletedTask;
+            }));
+
+        await Wait.UntilAsync(async () => (await Tenants.AsAsync(Tenants.A, () => worker.Admin.GetJobAsync("emails", corrupt)))?.State == JobState.Failed, "the corrupt job fails");
+        Assert.False(ran.Task.IsCompleted);
+        await Tenants.AsAsync(Tenants.A, () => worker.Client.EnqueueAsync("emails", "send-email", "{}"));
+        await ran.Task.WaitAsync(Wait.Timeout);
+    }
+
+    [Fact]
     public async Task Enqueue_is_refused_for_a_tenant_without_a_signing_key()
     {
         await using var db = await (await servers.RedisAsync()).CreateDatabaseAsync();
