@@ -24,6 +24,7 @@ public static class JobQueueServiceCollectionExtensions
         services.TryAddSingleton<IJobQueueClient, JobQueueClient>();
         services.TryAddSingleton<IRecurringJobClient, RecurringJobClient>();
         services.TryAddSingleton<IJobQueueAdmin, JobQueueAdmin>();
+        services.TryAddSingleton<IRecurringJobInventory, RecurringJobInventory>();
         return services;
     }
 

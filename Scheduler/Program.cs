@@ -3,10 +3,10 @@ using Scheduler.Extensions;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddBasicServiceDefaults();
-builder.AddApplicationServices();
+builder.AddApplicationServices(args);
 
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
 
-app.Run();
+await app.RunAsync();

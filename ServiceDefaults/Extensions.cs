@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
@@ -49,15 +50,21 @@ public static class ServiceDefaultsExtensions
         {
             logging.IncludeFormattedMessage = true;
             logging.IncludeScopes = true;
+            logging.AddProcessor(new TenantLogProcessor());
         });
 
         builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
-                .AddRuntimeInstrumentation())
+                .AddRuntimeInstrumentation()
+                .AddNpgsqlInstrumentation()
+                .AddMeter(QueueTelemetryNames.Meter))
             .WithTracing(tracing => tracing
+                .AddProcessor(new TenantActivityProcessor())
                 .AddSource(builder.Environment.ApplicationName)
+                .AddSource(QueueTelemetryNames.ActivitySource)
+                .AddNpgsql()
                 .AddAspNetCoreInstrumentation(options =>
                     // Health probes every few seconds would drown the traces that matter.
                     options.Filter = context =>
@@ -86,11 +93,12 @@ public static class ServiceDefaultsExtensions
     /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
-        app.MapHealthChecks(HealthEndpointPath);
+        // Probes come from orchestrators, never signed in: the endpoints stay open whatever the app's fallback policy.
+        app.MapHealthChecks(HealthEndpointPath).AllowAnonymous();
         app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions
         {
             Predicate = registration => registration.Tags.Contains(LiveTag),
-        });
+        }).AllowAnonymous();
         return app;
     }
 }

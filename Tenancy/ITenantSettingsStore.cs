@@ -9,19 +9,32 @@ public interface ITenantSettingsStore
     /// <summary>True when <c>MULTI_TENANT_MODE=true</c>: jobs and requests must carry a tenant.</summary>
     bool IsMultiTenant { get; }
 
+    /// <summary>
+    /// The one tenant this process serves when it is a tenant's own instance (<c>INSTANCE_TENANT_ID</c>, as a tenant's
+    /// web app is), else null. Such a store holds exactly that tenant: its database from <c>ConnectionStrings__db</c> /
+    /// <c>DATABASE_URL</c> and the rest from its <c>TENANT_&lt;ID&gt;_*</c> variables (the signing key of its jobs above all).
+    /// </summary>
+    TenantId? InstanceTenant { get; }
+
     /// <summary>The settings in force now. Never changes after it is returned; later reloads produce new snapshots.</summary>
     TenantSettingsSnapshot Current { get; }
 
     /// <summary>The settings of <paramref name="tenant"/>; throws <see cref="TenantNotFoundException"/> if it has none.</summary>
     TenantSettings Get(TenantId tenant);
 
-    /// <summary>Raised after a reload changed the set of tenants or any tenant's settings.</summary>
+    /// <summary>
+    /// Raised after a reload changed the set of tenants or any tenant's settings (a reload that changes nothing, or
+    /// fails, raises nothing; a failed reload keeps the previous snapshot and is logged). Raised on a thread-pool
+    /// thread, one reload at a time and in order; keep handlers short, since the next reload waits for them.
+    /// A handler that throws is logged and does not undo the reload.
+    /// </summary>
     event EventHandler<TenantSettingsChangedEventArgs>? Changed;
 }
 
 /// <summary>An immutable view of all tenants' settings and where they came from.</summary>
 public sealed record TenantSettingsSnapshot(IReadOnlyDictionary<TenantId, TenantSettings> Tenants, string Source)
 {
+    /// <summary>No tenants: the snapshot of a single-tenant service.</summary>
     public static TenantSettingsSnapshot Empty { get; } = new(new Dictionary<TenantId, TenantSettings>(), "none");
 }
 

@@ -19,7 +19,7 @@ public readonly partial record struct TenantId : IParsable<TenantId>
     public string Value { get; }
 
     /// <summary>The id as it appears inside variable names: <c>tenant-a</c> becomes <c>TENANT_A</c>.</summary>
-    public string VariableForm => Value.Replace('-', '_').ToUpperInvariant();
+    public string VariableForm => Value?.Replace('-', '_').ToUpperInvariant() ?? string.Empty;
 
     public static TenantId Parse(string value) =>
         TryParse(value, out var id, out var error) ? id : throw new FormatException(error);
@@ -55,7 +55,10 @@ public readonly partial record struct TenantId : IParsable<TenantId>
         {
             throw new FormatException($"Invalid tenant id in variable name '{variableForm}': expected upper-case letters and digits in groups joined by single underscores.");
         }
-        return Parse(variableForm.Replace('_', '-').ToLowerInvariant());
+        // Name the variable form in the error: that is what the operator wrote, not the id derived from it.
+        return TryParse(variableForm.Replace('_', '-').ToLowerInvariant(), out var id, out var error)
+            ? id
+            : throw new FormatException($"Invalid tenant id in variable name '{variableForm}': {error}");
     }
 
     public override string ToString() => Value ?? string.Empty;

@@ -1,4 +1,6 @@
+using Web.Apis;
 using Web.Extensions;
+using Web.Infrastructure;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -7,6 +9,21 @@ builder.AddApplicationServices();
 
 var app = builder.Build();
 
-app.MapDefaultEndpoints();
+await app.PrepareDatabaseAsync();
 
-app.Run();
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseInstanceTenant();
+app.UseAuthentication();
+app.UseAuthorization();
+app.UseAntiforgery();
+
+app.MapDefaultEndpoints();
+app.MapStaticAssets();
+app.MapRazorPages();
+app.MapAccountApi();
+app.MapProjectsApi();
+app.MapWorkApi();
+app.MapAdminQueuesApi();
+
+await app.RunAsync();

@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs what the tests need, builds, runs every test.
 # The tests start their own redis-server, PostgreSQL and SMTP servers on free ports and remove them afterwards.
+# Extra arguments go to the test runner (xunit v3 on Microsoft.Testing.Platform), e.g. --filter-namespace 'Tests.Queue'.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./eng/prerequisites.sh
 dotnet build Aspire.sln -c Release -warnaserror
-dotnet test --project Tests -c Release --no-build --results-directory TestResults --report-trx "$@"
+
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+status=0
+dotnet test --project Tests -c Release --no-build "$@" 2>&1 | tee "$log" || status=$?
+
+# One closing line in the plain form CI readers understand.
+passed="$(sed -n 's/^ *succeeded: \([0-9]*\).*/\1/p' "$log" | tail -1)"
+failed="$(sed -n 's/^ *failed: \([0-9]*\).*/\1/p' "$log" | tail -1)"
+skipped="$(sed -n 's/^ *skipped: \([0-9]*\).*/\1/p' "$log" | tail -1)"
+echo "Tests: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
+exit "$status"

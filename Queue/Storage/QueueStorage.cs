@@ -314,6 +314,20 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
         return list;
     }
 
+    /// <summary>Every recurring definition of every tenant (the due index names each once).</summary>
+    public async Task<IReadOnlyList<(string Tenant, string Id, long NextMs)>> AllRecurringAsync(string queue)
+    {
+        var keys = Keys(queue);
+        var db = await connection.DatabaseAsync();
+        var all = await db.SortedSetRangeByRankWithScoresAsync(keys.RecurringDue);
+        return [.. all.Select(entry =>
+        {
+            var m = (string)entry.Element!;
+            var sep = m.IndexOf('|', StringComparison.Ordinal);
+            return (m[..sep], m[(sep + 1)..], (long)entry.Score);
+        })];
+    }
+
     /// <summary>Recurring occurrences due by <paramref name="nowMs"/> over all tenants, and the earliest one after.</summary>
     public async Task<(IReadOnlyList<(string Tenant, string Id, long DueMs, string? Definition)> Due, long NextMs)> DueRecurringAsync(string queue, long nowMs)
     {

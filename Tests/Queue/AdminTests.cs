@@ -196,7 +196,7 @@ public sealed class RetentionTests(TestServers servers)
             })
             .AddHandler("ok", (_, _, _) => Task.CompletedTask)
             .AddHandler("bad", (_, _, _) => throw new PermanentJobFailureException("no")), time: time);
-        async Task<string> RunAsync(Tenancy.TenantId tenant, string name)
+        async Task<string> RunAsync(global::Tenancy.TenantId tenant, string name)
         {
             var id = (await Tenants.AsAsync(tenant, () => host.Client.EnqueueAsync("aged", name, "{}"))).Id;
             await Wait.UntilAsync(async () => (await Tenants.AsAsync(tenant, () => host.Admin.GetJobAsync("aged", id)))?.State is JobState.Completed or JobState.Failed, "finished");

@@ -16,6 +16,8 @@ internal sealed class FakeTenantSettings(bool multiTenant = true) : ITenantSetti
 
     public bool IsMultiTenant { get; } = multiTenant;
 
+    public TenantId? InstanceTenant => null;
+
     public TenantSettingsSnapshot Current => new(new Dictionary<TenantId, TenantSettings>(_tenants), "test");
 
     public event EventHandler<TenantSettingsChangedEventArgs>? Changed;

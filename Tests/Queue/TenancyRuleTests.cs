@@ -95,7 +95,7 @@ public sealed class SignatureTests(TestServers servers)
         await using var host = await QueueHost.StartAsync(db, Tenants.Settings().With("tenant-nokey", signingKey: ""));
 
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() =>
-            Tenants.AsAsync(Tenancy.TenantId.Parse("tenant-nokey"), () => host.Client.EnqueueAsync("emails", "send-email", "{}")));
+            Tenants.AsAsync(global::Tenancy.TenantId.Parse("tenant-nokey"), () => host.Client.EnqueueAsync("emails", "send-email", "{}")));
 
         Assert.Contains("tenant 'tenant-nokey' has no signing key configured", error.Message, StringComparison.Ordinal);
     }
@@ -147,7 +147,7 @@ public sealed class TenantlessJobTests(TestServers servers)
     public async Task A_single_tenant_deployment_runs_tenantless_jobs_signed_with_its_own_key()
     {
         await using var db = await (await servers.RedisAsync()).CreateDatabaseAsync();
-        var ran = new TaskCompletionSource<Tenancy.TenantId?>();
+        var ran = new TaskCompletionSource<global::Tenancy.TenantId?>();
         await using var host = await QueueHost.StartAsync(db, new FakeTenantSettings(multiTenant: false), s => s
             .AddQueue("emails", 1)
             .AddHandler("send-email", (_, ctx, _) =>

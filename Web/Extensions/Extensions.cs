@@ -1,3 +1,14 @@
+using Domain.Infrastructure;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+using Queue;
+using Tenancy;
+using Web.Infrastructure;
+using Web.Services;
+
 namespace Web.Extensions;
 
 internal static class Extensions
@@ -5,5 +16,97 @@ internal static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+
+        builder.AddTenancy();
+        services.AddOptions<WebOptions>().BindConfiguration("").ValidateDataAnnotations().ValidateOnStart();
+
+        // One database: the tenant's (ConnectionStrings__db or DATABASE_URL). A bad value fails the start, naming the variable.
+        var connectionString = SingleTenantDatabase.GetConnectionString(builder.Configuration);
+        services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
+        services.AddDbContext<TenantDbContext>((sp, options) => options.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()));
+        services.AddTransient<TenantDatabaseMigrator>();
+        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("db");
+
+        // The web app enqueues and administers its own tenant's jobs; it runs no worker.
+        services.AddJobQueueClient();
+        services.AddHealthChecks().AddJobQueueCheck();
+
+        services.AddDataProtection()
+            // Keys are shared by this tenant's replicas through its database; the application name keeps one
+            // tenant's cookies and tokens unreadable by another tenant's app even if keys were ever shared.
+            .SetApplicationName(WebOptions.ApplicationNameFor(builder.Configuration));
+        services.AddOptions<Microsoft.AspNetCore.DataProtection.KeyManagement.KeyManagementOptions>()
+            .Configure<IServiceScopeFactory>((options, scopes) => options.XmlRepository = new DatabaseXmlRepository(scopes));
+
+        services.AddWebAuthentication(builder.Configuration);
+        services.AddScoped<UserAccounts>();
+        services.AddScoped<ApiTokens>();
+        services.AddScoped<JobPublisher>();
+        services.AddScoped<TestRunService>();
+        services.AddScoped<IssueService>();
+        services.AddScoped<ImportService>();
+        services.AddScoped<SearchService>();
+        services.AddScoped<JobQueueDashboard>();
+        services.AddHttpClient(SearchService.HttpClientName);
+
+        services.AddProblemDetails();
+        services.AddExceptionHandler<ApiExceptionHandler>();
+        services.ConfigureHttpJsonOptions(options =>
+            options.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
+        services.AddValidation();
+        services.AddRazorPages(options =>
+        {
+            options.Conventions.AllowAnonymousToPage("/SignIn");
+            options.Conventions.AuthorizeFolder("/Admin", AuthorizationPolicies.Admin);
+        });
+        services.Configure<FormOptions>(options => options.MultipartBodyLengthLimit = long.MaxValue);
+    }
+
+    public static IServiceCollection AddWebAuthentication(this IServiceCollection services, IConfiguration configuration)
+    {
+        var tenant = WebOptions.TenantLabelFor(configuration);
+        services.AddAuthentication(AuthSchemes.Smart)
+            .AddPolicyScheme(AuthSchemes.Smart, "Cookie or bearer token", options =>
+                options.ForwardDefaultSelector = context =>
+                    context.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+                        ? AuthSchemes.Bearer
+                        : CookieAuthenticationDefaults.AuthenticationScheme)
+            .AddCookie(options =>
+            {
+                options.Cookie.Name = $".web-{tenant}.session";
+                options.Cookie.HttpOnly = true;
+                options.Cookie.SameSite = SameSiteMode.Lax;
+                options.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+                options.LoginPath = "/signin";
+                options.AccessDeniedPath = "/signin";
+                options.SlidingExpiration = true;
+                options.ExpireTimeSpan = TimeSpan.FromHours(12);
+                options.Events = new CookieAuthenticationEvents
+                {
+                    // A session names its tenant; one minted by (or replayed at) another tenant's app means nothing here.
+                    OnValidatePrincipal = TenantClaim.RejectForeignSessionAsync,
+                    // The API answers 401/403; only pages redirect to the sign-in page.
+                    OnRedirectToLogin = context => ApiAware(context, StatusCodes.Status401Unauthorized),
+                    OnRedirectToAccessDenied = context => ApiAware(context, StatusCodes.Status403Forbidden),
+                };
+            })
+            .AddScheme<BearerTokenOptions, BearerTokenHandler>(AuthSchemes.Bearer, _ => { });
+
+        services.AddAuthorizationBuilder()
+            .SetFallbackPolicy(new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
+            .AddPolicy(AuthorizationPolicies.Admin, policy => policy.RequireAuthenticatedUser().RequireRole(Roles.Admin));
+        return services;
+    }
+
+    private static Task ApiAware(Microsoft.AspNetCore.Authentication.RedirectContext<CookieAuthenticationOptions> context, int status)
+    {
+        if (context.Request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase))
+        {
+            context.Response.StatusCode = status;
+            return Task.CompletedTask;
+        }
+        context.Response.Redirect(context.RedirectUri);
+        return Task.CompletedTask;
     }
 }

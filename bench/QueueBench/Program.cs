@@ -196,6 +196,8 @@ internal sealed class BenchTenants(TenantId[] tenants) : ITenantSettingsStore
 
     public bool IsMultiTenant => true;
 
+    public TenantId? InstanceTenant => null;
+
     public TenantSettingsSnapshot Current => new(_settings, "bench");
 
 #pragma warning disable CS0067 // Settings never change during a benchmark.

@@ -1,0 +1,157 @@
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Domain.Infrastructure;
+
+/// <summary>
+/// Uploads kept as PostgreSQL large objects in the tenant database, so a worker on another machine can stream
+/// them. Both directions move fixed-size chunks through the server-side <c>lo_put</c>/<c>lo_get</c> functions:
+/// memory stays flat whatever the size of the file.
+/// </summary>
+public static class LargeObjects
+{
+    public const int ChunkSize = 1024 * 1024;
+
+    /// <summary>
+    /// Copies <paramref name="source"/> into a new large object inside the caller's transaction (roll it back and
+    /// the object is gone with it). Throws <see cref="UploadTooLargeException"/> past <paramref name="maxBytes"/>.
+    /// </summary>
+    public static async Task<(uint Oid, long Size)> WriteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Stream source, long maxBytes, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        uint oid;
+        await using (var create = new NpgsqlCommand("SELECT lo_create(0)", connection, transaction))
+        {
+            oid = (uint)(await create.ExecuteScalarAsync(cancellationToken))!;
+        }
+
+        await using var put = new NpgsqlCommand("SELECT lo_put(@oid, @offset, @data)", connection, transaction);
+        put.Parameters.Add(new NpgsqlParameter<uint>("oid", NpgsqlDbType.Oid) { TypedValue = oid });
+        var offsetParameter = new NpgsqlParameter<long>("offset", NpgsqlDbType.Bigint);
+        var dataParameter = new NpgsqlParameter<ArraySegment<byte>>("data", NpgsqlDbType.Bytea);
+        put.Parameters.Add(offsetParameter);
+        put.Parameters.Add(dataParameter);
+        var buffer = new byte[ChunkSize];
+        long size = 0;
+        while (true)
+        {
+            var filled = await FillAsync(source, buffer, cancellationToken);
+            if (filled == 0)
+            {
+                break;
+            }
+            if (size + filled > maxBytes)
+            {
+                throw new UploadTooLargeException(maxBytes);
+            }
+            offsetParameter.TypedValue = size;
+            dataParameter.TypedValue = new ArraySegment<byte>(buffer, 0, filled);
+            await put.ExecuteNonQueryAsync(cancellationToken);
+            size += filled;
+        }
+        return (oid, size);
+    }
+
+    /// <summary>A read-only stream over a large object. The connection must stay open while it is read.</summary>
+    public static Stream OpenRead(NpgsqlConnection connection, uint oid, long length) => new LargeObjectReadStream(connection, oid, length);
+
+    public static async Task DeleteAsync(NpgsqlConnection connection, uint oid, CancellationToken cancellationToken)
+    {
+        await using var unlink = new NpgsqlCommand("SELECT lo_unlink(@oid) WHERE EXISTS (SELECT 1 FROM pg_largeobject_metadata WHERE oid = @oid)", connection);
+        unlink.Parameters.Add(new NpgsqlParameter<uint>("oid", NpgsqlDbType.Oid) { TypedValue = oid });
+        await unlink.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task<int> FillAsync(Stream source, byte[] buffer, CancellationToken cancellationToken)
+    {
+        var filled = 0;
+        while (filled < buffer.Length)
+        {
+            var read = await source.ReadAsync(buffer.AsMemory(filled), cancellationToken);
+            if (read == 0)
+            {
+                break;
+            }
+            filled += read;
+        }
+        return filled;
+    }
+
+    private sealed class LargeObjectReadStream(NpgsqlConnection connection, uint oid, long length) : Stream
+    {
+        private byte[] _chunk = [];
+        private int _chunkOffset;
+        private long _position;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => length;
+
+        public override long Position
+        {
+            get => _position;
+            set => throw new NotSupportedException();
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) =>
+            ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (_chunkOffset >= _chunk.Length)
+            {
+                if (_position >= length)
+                {
+                    return 0;
+                }
+                await using var get = new NpgsqlCommand("SELECT lo_get(@oid, @offset, @length)", connection);
+                get.Parameters.Add(new NpgsqlParameter<uint>("oid", NpgsqlDbType.Oid) { TypedValue = oid });
+                get.Parameters.Add(new NpgsqlParameter<long>("offset", NpgsqlDbType.Bigint) { TypedValue = _position });
+                get.Parameters.Add(new NpgsqlParameter<int>("length", NpgsqlDbType.Integer) { TypedValue = ChunkSize });
+                _chunk = (byte[])(await get.ExecuteScalarAsync(cancellationToken))!;
+                _chunkOffset = 0;
+                if (_chunk.Length == 0)
+                {
+                    return 0;
+                }
+            }
+            var take = Math.Min(buffer.Length, _chunk.Length - _chunkOffset);
+            _chunk.AsSpan(_chunkOffset, take).CopyTo(buffer.Span);
+            _chunkOffset += take;
+            _position += take;
+            return take;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}
+
+/// <summary>An upload exceeded the configured maximum size; nothing of it was kept.</summary>
+public sealed class UploadTooLargeException : Exception
+{
+    public UploadTooLargeException(long maxBytes) : base($"The upload exceeds the maximum of {maxBytes} bytes.") => MaxBytes = maxBytes;
+
+    public UploadTooLargeException() : base("The upload is too large.")
+    {
+    }
+
+    public UploadTooLargeException(string message) : base(message)
+    {
+    }
+
+    public UploadTooLargeException(string message, Exception innerException) : base(message, innerException)
+    {
+    }
+
+    public long MaxBytes { get; }
+}

@@ -1,0 +1,132 @@
+using Domain.Model;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Design;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Domain.Infrastructure;
+
+/// <summary>
+/// Brings a tenant database to the current schema and stamps its tenant marker. Safe when several replicas
+/// start together: they serialise on a PostgreSQL advisory lock, so one migrates and the others find nothing to do.
+/// </summary>
+public sealed partial class TenantDatabaseMigrator(TenantDbContext db, TimeProvider time, ILogger<TenantDatabaseMigrator> logger)
+{
+    // Any fixed 64-bit key, unique to this purpose within the database.
+    private const long MigrationLockKey = 0x5445_4E41_4E54_4D47; // "TENANTMG"
+
+    /// <summary>
+    /// Applies pending migrations, then makes sure the marker names <paramref name="tenantId"/> (when given).
+    /// Throws <see cref="TenantDatabaseMismatchException"/> when the database already belongs to another tenant.
+    /// </summary>
+    public async Task MigrateAsync(string? tenantId, CancellationToken cancellationToken = default)
+    {
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await ExecuteAsync("SELECT pg_advisory_lock(@key)", cancellationToken);
+            try
+            {
+                var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
+                if (pending.Count > 0)
+                {
+                    Log.Applying(logger, pending.Count, string.Join(", ", pending));
+                    await db.Database.MigrateAsync(cancellationToken);
+                }
+                if (tenantId is not null)
+                {
+                    await StampMarkerAsync(tenantId, cancellationToken);
+                }
+            }
+            finally
+            {
+                await ExecuteAsync("SELECT pg_advisory_unlock(@key)", CancellationToken.None);
+            }
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+    }
+
+    private async Task StampMarkerAsync(string tenantId, CancellationToken cancellationToken)
+    {
+        var marker = await db.TenantMarker.AsNoTracking().SingleOrDefaultAsync(cancellationToken);
+        if (marker is null)
+        {
+            db.TenantMarker.Add(new TenantMarker { TenantId = tenantId, CreatedAt = time.GetUtcNow() });
+            await db.SaveChangesAsync(cancellationToken);
+            Log.Stamped(logger, tenantId);
+        }
+        else if (marker.TenantId != tenantId)
+        {
+            throw new TenantDatabaseMismatchException(tenantId, marker.TenantId);
+        }
+    }
+
+    private async Task ExecuteAsync(string sql, CancellationToken cancellationToken)
+    {
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        await using var command = new NpgsqlCommand(sql, connection);
+        command.Parameters.AddWithValue("key", MigrationLockKey);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Information, "Applying {Count} migration(s) to the tenant database: {Migrations}")]
+        public static partial void Applying(ILogger logger, int count, string migrations);
+
+        [LoggerMessage(2, LogLevel.Information, "Tenant database marked as belonging to tenant {TenantId}")]
+        public static partial void Stamped(ILogger logger, string tenantId);
+    }
+}
+
+/// <summary>The tenant marker row; read before a job of a tenant touches a database.</summary>
+public static class TenantMarkerCheck
+{
+    /// <summary>
+    /// Throws <see cref="TenantDatabaseMismatchException"/> unless the database's marker names <paramref name="expectedTenant"/>.
+    /// A database without a marker is refused too: it has not been set up for any tenant.
+    /// </summary>
+    public static async Task EnsureBelongsToAsync(TenantDbContext db, string expectedTenant, CancellationToken cancellationToken = default)
+    {
+        var actual = await db.TenantMarker.AsNoTracking().Select(m => m.TenantId).SingleOrDefaultAsync(cancellationToken);
+        if (actual != expectedTenant)
+        {
+            throw new TenantDatabaseMismatchException(expectedTenant, actual);
+        }
+    }
+}
+
+/// <summary>A database that belongs to another tenant (or to none) was about to be used for a tenant.</summary>
+public sealed class TenantDatabaseMismatchException : Exception
+{
+    public TenantDatabaseMismatchException(string expectedTenant, string? actualTenant)
+        : base(actualTenant is null
+            ? $"The database configured for tenant '{expectedTenant}' has no tenant marker; refusing to use it until it is migrated for that tenant."
+            : $"The database configured for tenant '{expectedTenant}' belongs to tenant '{actualTenant}'; refusing to use it.")
+    {
+        ExpectedTenant = expectedTenant;
+        ActualTenant = actualTenant;
+    }
+
+    public TenantDatabaseMismatchException() => ExpectedTenant = string.Empty;
+
+    public TenantDatabaseMismatchException(string message) : base(message) => ExpectedTenant = string.Empty;
+
+    public TenantDatabaseMismatchException(string message, Exception innerException) : base(message, innerException) => ExpectedTenant = string.Empty;
+
+    public string ExpectedTenant { get; }
+
+    public string? ActualTenant { get; }
+}
+
+/// <summary>Lets <c>dotnet ef</c> build the model at design time; it never connects.</summary>
+internal sealed class DesignTimeTenantDbContextFactory : IDesignTimeDbContextFactory<TenantDbContext>
+{
+    public TenantDbContext CreateDbContext(string[] args) =>
+        new(new DbContextOptionsBuilder<TenantDbContext>()
+            .UseNpgsql("Host=localhost;Database=design_time")
+            .Options);
+}

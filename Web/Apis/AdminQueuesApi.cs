@@ -1,0 +1,75 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Queue;
+using Web.Infrastructure;
+using Web.Services;
+
+namespace Web.Apis;
+
+public sealed record CleanRequest(JobState State, [Range(0, 3650 * 24 * 3600)] long? OlderThanSeconds);
+
+public sealed record CleanedDto(int Removed);
+
+public sealed record QueuesDto(IReadOnlyList<QueueSummary> Queues, IReadOnlyList<RunningJobProgress> Running);
+
+/// <summary>
+/// Admin &gt; Job Queues over the queue's tenant-scoped admin API: this tenant's jobs only. Another tenant's job id
+/// is simply not found (404). Queue-wide operations that would touch other tenants do not exist here.
+/// </summary>
+internal static class AdminQueuesApi
+{
+    public static RouteGroupBuilder MapAdminQueuesApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("api/admin/queues").WithTags("Job queues").RequireAuthorization(AuthorizationPolicies.Admin);
+        api.MapGet("/", Overview);
+        api.MapGet("/{queue}/jobs", ListJobs);
+        api.MapGet("/{queue}/jobs/{jobId}", GetJob);
+        api.MapPost("/{queue}/jobs/{jobId}/retry", Retry);
+        api.MapPost("/{queue}/jobs/{jobId}/promote", Promote);
+        api.MapDelete("/{queue}/jobs/{jobId}", Remove);
+        api.MapPost("/{queue}/clean", Clean);
+        return api;
+    }
+
+    internal static async Task<Ok<QueuesDto>> Overview(JobQueueDashboard dashboard, CancellationToken cancellationToken) =>
+        TypedResults.Ok(new QueuesDto(await dashboard.SummariesAsync(cancellationToken), await dashboard.RunningProgressAsync(cancellationToken)));
+
+    public static async Task<Results<Ok<IReadOnlyList<JobDetails>>, NotFound>> ListJobs(string queue, JobState? state, int? page, int? pageSize, IJobQueueAdmin admin, CancellationToken cancellationToken)
+    {
+        if (!JobQueueDashboard.IsKnownQueue(queue))
+        {
+            return TypedResults.NotFound();
+        }
+        var size = Math.Clamp(pageSize ?? 50, 1, 200);
+        var offset = Math.Max(0, (page ?? 1) - 1) * size;
+        return TypedResults.Ok(await admin.GetJobsAsync(queue, state ?? JobState.Waiting, offset, size, cancellationToken));
+    }
+
+    public static async Task<Results<Ok<JobDetails>, NotFound>> GetJob(string queue, string jobId, IJobQueueAdmin admin, CancellationToken cancellationToken) =>
+        JobQueueDashboard.IsKnownQueue(queue) && await admin.GetJobAsync(queue, jobId, cancellationToken) is { } job
+            ? TypedResults.Ok(job)
+            : TypedResults.NotFound();
+
+    public static async Task<Results<NoContent, NotFound>> Retry(string queue, string jobId, IJobQueueAdmin admin, CancellationToken cancellationToken) =>
+        JobQueueDashboard.IsKnownQueue(queue) && await admin.RetryAsync(queue, jobId, cancellationToken) ? TypedResults.NoContent() : TypedResults.NotFound();
+
+    public static async Task<Results<NoContent, NotFound>> Promote(string queue, string jobId, IJobQueueAdmin admin, CancellationToken cancellationToken) =>
+        JobQueueDashboard.IsKnownQueue(queue) && await admin.PromoteAsync(queue, jobId, cancellationToken) ? TypedResults.NoContent() : TypedResults.NotFound();
+
+    public static async Task<Results<NoContent, NotFound>> Remove(string queue, string jobId, IJobQueueAdmin admin, CancellationToken cancellationToken) =>
+        JobQueueDashboard.IsKnownQueue(queue) && await admin.RemoveAsync(queue, jobId, cancellationToken) ? TypedResults.NoContent() : TypedResults.NotFound();
+
+    public static async Task<Results<Ok<CleanedDto>, NotFound>> Clean(string queue, CleanRequest request, IJobQueueAdmin admin, CancellationToken cancellationToken)
+    {
+        if (!JobQueueDashboard.IsKnownQueue(queue))
+        {
+            return TypedResults.NotFound();
+        }
+        if (request.State is not (JobState.Completed or JobState.Failed))
+        {
+            throw new InvalidRequestException("state", "Only completed or failed jobs can be cleaned.");
+        }
+        var removed = await admin.CleanAsync(queue, request.State, TimeSpan.FromSeconds(request.OlderThanSeconds ?? 0), 10_000, cancellationToken);
+        return TypedResults.Ok(new CleanedDto(removed));
+    }
+}

@@ -1,0 +1,30 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Configuration;
+
+namespace Web.Infrastructure;
+
+/// <summary>The web app's own settings, from environment variables of the same names.</summary>
+internal sealed class WebOptions
+{
+    public const long DefaultImportMaxBytes = 4L * 1024 * 1024 * 1024;
+
+    /// <summary>The tenant this app serves (<c>INSTANCE_TENANT_ID</c>); null for a single-tenant deployment.</summary>
+    public string? INSTANCE_TENANT_ID { get; set; }
+
+    /// <summary>The administrator seeded at startup, when both are set. Changing the password here resets it.</summary>
+    [EmailAddress]
+    public string? ADMIN_EMAIL { get; set; }
+
+    [MinLength(8)]
+    public string? ADMIN_PASSWORD { get; set; }
+
+    /// <summary>Largest Testmo upload accepted.</summary>
+    [Range(1, long.MaxValue)]
+    public long IMPORT_MAX_BYTES { get; set; } = DefaultImportMaxBytes;
+
+    /// <summary>How the tenant appears in cookie names and the data-protection application name.</summary>
+    public static string TenantLabelFor(IConfiguration configuration) =>
+        string.IsNullOrWhiteSpace(configuration["INSTANCE_TENANT_ID"]) ? "default" : configuration["INSTANCE_TENANT_ID"]!.Trim();
+
+    public static string ApplicationNameFor(IConfiguration configuration) => "web-" + TenantLabelFor(configuration);
+}

@@ -1,0 +1,85 @@
+using Domain.Infrastructure;
+using Domain.Jobs;
+using Domain.Model;
+using Microsoft.EntityFrameworkCore;
+
+namespace Web.Services;
+
+/// <summary>One result to record in a run.</summary>
+public sealed record ResultInput(long CaseId, TestResultStatus Status, long? ElapsedMs, string? Comment);
+
+/// <summary>Runs and their results. Recording results is what sets the forecast and notification work in motion.</summary>
+internal sealed class TestRunService(TenantDbContext db, JobPublisher jobs, TimeProvider time)
+{
+    public async Task<TestRun> CreateRunAsync(long projectId, string name, long userId, CancellationToken cancellationToken)
+    {
+        if (!await db.Projects.AnyAsync(p => p.Id == projectId, cancellationToken))
+        {
+            throw new NotFoundException($"Project {projectId}");
+        }
+        var run = new TestRun { ProjectId = projectId, Name = name.Trim(), CreatedById = userId, CreatedAt = time.GetUtcNow() };
+        db.TestRuns.Add(run);
+        await db.SaveChangesAsync(cancellationToken);
+        return run;
+    }
+
+    /// <summary>
+    /// Records <paramref name="results"/> in one transaction (all or nothing), then enqueues
+    /// <c>update-case-forecast</c> for each affected case and one <c>create-notification</c> for the people
+    /// concerned: the run's creator and the tenant's administrators, except whoever recorded the results.
+    /// </summary>
+    public async Task<IReadOnlyList<TestResult>> RecordResultsAsync(long runId, IReadOnlyList<ResultInput> results, long actorId, string actorName, CancellationToken cancellationToken)
+    {
+        var run = await db.TestRuns.AsNoTracking().SingleOrDefaultAsync(r => r.Id == runId, cancellationToken)
+            ?? throw new NotFoundException($"Run {runId}");
+        if (results.Count == 0)
+        {
+            throw new InvalidRequestException("results", "At least one result is required.");
+        }
+        var caseIds = results.Select(r => r.CaseId).Distinct().ToList();
+        var known = await db.TestCases.Where(c => caseIds.Contains(c.Id) && c.ProjectId == run.ProjectId).Select(c => c.Id).ToListAsync(cancellationToken);
+        for (var i = 0; i < results.Count; i++)
+        {
+            if (!known.Contains(results[i].CaseId))
+            {
+                throw new InvalidRequestException($"results[{i}].caseId", $"Case {results[i].CaseId} is not a case of this run's project.");
+            }
+            if (results[i].ElapsedMs is < 0)
+            {
+                throw new InvalidRequestException($"results[{i}].elapsedMs", "Elapsed time cannot be negative.");
+            }
+            if (!Enum.IsDefined(results[i].Status))
+            {
+                throw new InvalidRequestException($"results[{i}].status", $"Unknown status '{results[i].Status}'.");
+            }
+        }
+
+        var now = time.GetUtcNow();
+        var rows = results.Select(r => new TestResult
+        {
+            RunId = runId,
+            CaseId = r.CaseId,
+            Status = r.Status,
+            ElapsedMs = r.ElapsedMs,
+            Comment = string.IsNullOrWhiteSpace(r.Comment) ? null : r.Comment.Trim(),
+            ExecutedById = actorId,
+            ExecutedAt = now,
+        }).ToList();
+        db.TestResults.AddRange(rows);
+        await db.SaveChangesAsync(cancellationToken);
+
+        await jobs.EnqueueManyAsync(Jobs.UpdateCaseForecast, caseIds.Select(id => new UpdateCaseForecastPayload(id)), cancellationToken);
+
+        var recipients = await db.Users
+            .Where(u => (u.Id == run.CreatedById || u.IsAdmin) && u.Id != actorId)
+            .Select(u => u.Id).ToListAsync(cancellationToken);
+        if (recipients.Count > 0)
+        {
+            var failed = rows.Count(r => r.Status == TestResultStatus.Failed);
+            var text = $"{actorName} recorded {rows.Count} result(s) in run '{run.Name}'" + (failed > 0 ? $": {failed} failed." : ".");
+            await jobs.EnqueueAsync(Jobs.CreateNotification,
+                new CreateNotificationPayload(recipients, failed > 0 ? "results-failed" : "results-recorded", text, $"/runs/{runId}"), cancellationToken);
+        }
+        return rows;
+    }
+}
