@@ -144,6 +144,23 @@ public sealed class TenantlessJobTests(TestServers servers)
     }
 
     [Fact]
+    public async Task A_job_of_a_tenant_without_a_signing_key_fails_at_processing()
+    {
+        await using var db = await (await servers.RedisAsync()).CreateDatabaseAsync();
+        var ran = 0;
+        await using var host = await QueueHost.StartAsync(db, Tenants.Settings().With("tenant-nokey", signingKey: ""), s => s
+            .AddQueue("emails", 1)
+            .AddHandler("send-email", (_, _, _) => Task.FromResult(Interlocked.Increment(ref ran))));
+
+        await host.Storage.EnqueueAsync("emails", [new JobRecord("tenant-nokey", "j1", "send-email", "{}", "", "", 0, 0, 0)], 0);
+
+        await Wait.UntilAsync(async () => (await host.Storage.GetAsync("emails", "tenant-nokey", "j1"))?.State == JobState.Failed, "the job fails");
+        Assert.Equal(0, ran);
+        Assert.Equal("Tenant tenant-nokey has no signing key configured, so job j1 cannot be authenticated and was failed without running.",
+            (await host.Storage.GetAsync("emails", "tenant-nokey", "j1"))!.Error);
+    }
+
+    [Fact]
     public async Task A_single_tenant_deployment_runs_tenantless_jobs_signed_with_its_own_key()
     {
         await using var db = await (await servers.RedisAsync()).CreateDatabaseAsync();
