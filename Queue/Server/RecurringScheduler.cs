@@ -2,7 +2,6 @@ using Microsoft.Extensions.Logging;
 using Queue.Client;
 using Queue.Security;
 using Queue.Storage;
-using StackExchange.Redis;
 
 namespace Queue.Server;
 
