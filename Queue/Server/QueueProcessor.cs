@@ -292,7 +292,8 @@ internal sealed class QueueProcessor : IDisposable
 
     private void Release(RunningJob run)
     {
-        _running.TryRemove(Key(run.Job), out _);
+        // Only this run's entry: after a lease loss the same job may be running here again under a new lease.
+        _running.TryRemove(KeyValuePair.Create(Key(run.Job), run));
         run.Cancellation.Dispose();
         _slots.Release();
     }
