@@ -71,6 +71,6 @@ internal sealed class JobQueueClient(QueueStorage storage, JobAuthority authorit
         }
         var due = o?.Delay is { } delay && delay > TimeSpan.Zero ? now + (long)delay.TotalMilliseconds : 0;
         var signature = authority.Sign(slot, queue, id, job.Name, job.PayloadJson);
-        return new JobRecord(slot, id, job.Name, job.PayloadJson, signature, traceParent, o?.Priority ?? 0, o?.MaxAttempts ?? 0, due);
+        return new JobRecord(slot, id, job.Name, job.PayloadJson, signature, traceParent, o?.Priority ?? 0, o?.MaxAttempts ?? 0, due, now);
     }
 }

@@ -108,7 +108,7 @@ internal sealed class JobQueueServer(
                     await HeartbeatAsync(processor);
                     QueueTelemetry.SetDepth(processor.Queue, await storage.DepthAsync(processor.Queue));
                 }
-                catch (Exception e) when (e is RedisException or TimeoutException)
+                catch (Exception e) when (e is not OperationCanceledException)
                 {
                     QueueLog.LoopFailed(_logger, e, "heartbeat", processor.Queue);
                 }

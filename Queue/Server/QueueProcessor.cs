@@ -41,6 +41,12 @@ internal sealed class QueueProcessor : IDisposable
     private readonly CancellationTokenSource _stopRenewing = new();
     private readonly ConcurrentDictionary<string, RunningJob> _running = new(StringComparer.Ordinal);
     private readonly Channel<RunningJob> _ready = Channel.CreateUnbounded<RunningJob>();
+
+    /// <summary>Jobs of each fetch (lease token) not yet ended here; at zero the lease record can go.</summary>
+    private readonly ConcurrentDictionary<string, int> _outstanding = new(StringComparer.Ordinal);
+
+    /// <summary>Leases all of whose jobs have ended; dropped with the next outcome batch.</summary>
+    private readonly ConcurrentQueue<string> _released = new();
     private readonly int _capacity;
     private Task[] _workers = [];
     private readonly Channel<FinishEntry> _finishes = Channel.CreateUnbounded<FinishEntry>(new UnboundedChannelOptions { SingleReader = true });
@@ -48,6 +54,9 @@ internal sealed class QueueProcessor : IDisposable
     private Task _renewLoop = Task.CompletedTask;
     private Task _ackLoop = Task.CompletedTask;
     private long _fetches;
+
+    /// <summary>Keeps lease tokens unique even if two processes are configured with the same worker id.</summary>
+    private readonly string _instance = Guid.NewGuid().ToString("N")[..8];
     private int _handedBack;
 
     public QueueProcessor(
@@ -97,7 +106,7 @@ internal sealed class QueueProcessor : IDisposable
         _ready.Writer.TryComplete();
         while (_ready.Reader.TryRead(out var notStarted))
         {
-            HandBack(notStarted.Job);
+            HandBack(notStarted);
             Release(notStarted);
         }
         var running = _workers;
@@ -113,7 +122,7 @@ internal sealed class QueueProcessor : IDisposable
                 foreach (var stuck in _running.Values)
                 {
                     stuck.HandedBack = true;
-                    HandBack(stuck.Job);
+                    HandBack(stuck);
                 }
             }
         }
@@ -198,11 +207,12 @@ internal sealed class QueueProcessor : IDisposable
             try
             {
                 var now = Now();
-                var token = $"{_workerId}:{Interlocked.Increment(ref _fetches)}";
+                var token = $"{_workerId}:{_instance}:{Interlocked.Increment(ref _fetches)}";
                 result = await _storage.FetchAsync(_queue, now, now + leaseMs, token, want, _options.PerTenantConcurrency, _options.MaxStalls);
             }
-            catch (Exception e) when (e is RedisException or TimeoutException)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
+                // Whatever went wrong (Valkey down, a bug), the loop must survive and try again.
                 _slots.Release(want);
                 QueueLog.FetchFailed(_logger, e, _queue);
                 if (!await DelayAsync(TimeSpan.FromSeconds(1), stopping))
@@ -214,6 +224,10 @@ internal sealed class QueueProcessor : IDisposable
             if (want > result.Jobs.Count)
             {
                 _slots.Release(want - result.Jobs.Count);
+            }
+            if (result.Jobs.Count > 0)
+            {
+                _outstanding[result.Jobs[0].LeaseToken] = result.Jobs.Count;
             }
             foreach (var job in result.Jobs)
             {
@@ -260,7 +274,7 @@ internal sealed class QueueProcessor : IDisposable
         if (!_ready.Writer.TryWrite(run))
         {
             // Stopping: the workers take no more jobs.
-            HandBack(job);
+            HandBack(run);
             Release(run);
         }
     }
@@ -278,7 +292,8 @@ internal sealed class QueueProcessor : IDisposable
 
     private void Release(RunningJob run)
     {
-        _running.TryRemove(Key(run.Job), out _);
+        // Only this run's entry: after a lease loss the same job may be running here again under a new lease.
+        _running.TryRemove(KeyValuePair.Create(Key(run.Job), run));
         run.Cancellation.Dispose();
         _slots.Release();
     }
@@ -290,13 +305,18 @@ internal sealed class QueueProcessor : IDisposable
         try
         {
             var outcome = await ExecuteAsync(run);
-            if (outcome is not null && !run.HandedBack)
+            if (!run.HandedBack)
             {
-                if (outcome.Kind == FinishKind.HandBack)
+                // Counted down before the outcome is queued, so the batch that records the last outcome also drops the lease.
+                Ended(run);
+                if (outcome is not null)
                 {
-                    Interlocked.Increment(ref _handedBack);
+                    if (outcome.Kind == FinishKind.HandBack)
+                    {
+                        Interlocked.Increment(ref _handedBack);
+                    }
+                    _finishes.Writer.TryWrite(outcome);
                 }
-                _finishes.Writer.TryWrite(outcome);
             }
         }
         finally
@@ -305,10 +325,26 @@ internal sealed class QueueProcessor : IDisposable
         }
     }
 
-    private void HandBack(FetchedJob job)
+    private void HandBack(RunningJob run)
     {
+        Ended(run);
         Interlocked.Increment(ref _handedBack);
-        _finishes.Writer.TryWrite(new FinishEntry(FinishKind.HandBack, job));
+        _finishes.Writer.TryWrite(new FinishEntry(FinishKind.HandBack, run.Job));
+    }
+
+    /// <summary>Counts a job of its fetch as ended here, once.</summary>
+    private void Ended(RunningJob run)
+    {
+        if (Interlocked.Exchange(ref run.Ended, 1) == 1)
+        {
+            return;
+        }
+        var token = run.Job.LeaseToken;
+        if (_outstanding.AddOrUpdate(token, 0, (_, n) => n - 1) <= 0)
+        {
+            _outstanding.TryRemove(token, out _);
+            _released.Enqueue(token);
+        }
     }
 
     private async Task<FinishEntry?> ExecuteAsync(RunningJob run)
@@ -381,26 +417,34 @@ internal sealed class QueueProcessor : IDisposable
     {
         var reader = _finishes.Reader;
         var batch = new List<FinishEntry>(FinishBatch);
-        while (await reader.WaitToReadAsync())
+        var released = new List<string>();
+        // After the channel completes (shutdown), one more pass drops leases whose last job ended without an outcome.
+        while (await reader.WaitToReadAsync() || !_released.IsEmpty)
         {
             batch.Clear();
             while (batch.Count < FinishBatch && reader.TryRead(out var entry))
             {
                 batch.Add(entry);
             }
+            released.Clear();
+            while (_released.TryDequeue(out var token))
+            {
+                released.Add(token);
+            }
             for (var attempt = 1; ; attempt++)
             {
                 try
                 {
-                    await _storage.FinishAsync(_queue, batch, Now(), _retention);
+                    await _storage.FinishAsync(_queue, batch, released, Now(), _retention);
                     break;
                 }
                 catch (Exception e) when ((e is RedisException or TimeoutException) && attempt < 3)
                 {
                     await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt));
                 }
-                catch (Exception e) when (e is RedisException or TimeoutException)
+                catch (Exception e)
                 {
+                    // Unrecorded outcomes are not lost work: the leases expire and the jobs run again.
                     QueueLog.FinishFailed(_logger, e, _queue, batch.Count);
                     break;
                 }
@@ -441,7 +485,7 @@ internal sealed class QueueProcessor : IDisposable
                     }
                 }
             }
-            catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
+            catch (Exception e)
             {
                 QueueLog.LoopFailed(_logger, e, "renew", _queue);
             }
@@ -455,6 +499,8 @@ internal sealed class QueueProcessor : IDisposable
         public CancellationTokenSource Cancellation { get; } = cancellation;
 
         public volatile bool LeaseLost;
+
+        public int Ended;
 
         /// <summary>Cancels the handler; a no-op once the job has ended and its source is disposed.</summary>
         public void Cancel()

@@ -2,7 +2,6 @@ using Microsoft.Extensions.Logging;
 using Queue.Client;
 using Queue.Security;
 using Queue.Storage;
-using StackExchange.Redis;
 
 namespace Queue.Server;
 
@@ -42,7 +41,7 @@ internal sealed class RecurringScheduler(
                     timeout = untilNext < timeout ? untilNext : timeout;
                 }
             }
-            catch (Exception e) when (e is RedisException or TimeoutException)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
                 QueueLog.LoopFailed(logger, e, "recurring", queue);
             }
@@ -88,7 +87,7 @@ internal sealed class RecurringScheduler(
             signature = "";
         }
         var job = new JobRecord(tenant, jobId, definition.JobName, definition.Payload, signature,
-            System.Diagnostics.Activity.Current?.Id ?? "", 0, 0, 0);
+            System.Diagnostics.Activity.Current?.Id ?? "", 0, 0, 0, now.ToUnixTimeMilliseconds());
         if (await storage.ClaimRecurringAsync(queue, tenant, id, now.ToUnixTimeMilliseconds(), dueMs, next?.ToUnixTimeMilliseconds() ?? -1, job))
         {
             QueueTelemetry.Enqueued.Add(1, QueueTelemetry.Tags(queue, tenant));

@@ -6,8 +6,13 @@ using StackExchange.Redis;
 namespace Queue.Storage;
 
 /// <summary>A job as it is written at enqueue. <see cref="Tenant"/> is a tenant id or <see cref="QueueKeys.NoTenant"/>.</summary>
-internal sealed record JobRecord(
-    string Tenant, string Id, string Name, string Payload, string Signature, string TraceParent, int Priority, int MaxAttempts, long DueMs);
+internal sealed record JobRecord(string Tenant, string Id, JobData Data, int Priority, long DueMs)
+{
+    public JobRecord(string tenant, string id, string name, string payload, string signature, string traceParent, int priority, int maxAttempts, long dueMs, long enqueuedMs = 0)
+        : this(tenant, id, new JobData(name, payload, signature, traceParent, maxAttempts, enqueuedMs), priority, dueMs)
+    {
+    }
+}
 
 /// <summary>A job leased to this worker by one fetch. Holding the lease token is what entitles it to finish the job.</summary>
 internal sealed record FetchedJob(
@@ -57,7 +62,7 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
         for (var start = 0; start < jobs.Count; start += EnqueueChunk)
         {
             var count = Math.Min(EnqueueChunk, jobs.Count - start);
-            var args = new RedisValue[2 + (count * 9)];
+            var args = new RedisValue[2 + (count * 5)];
             args[0] = keys.Prefix;
             args[1] = nowMs;
             var a = 2;
@@ -66,12 +71,8 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
                 var j = jobs[i];
                 args[a++] = j.Tenant;
                 args[a++] = j.Id;
-                args[a++] = j.Name;
-                args[a++] = j.Payload;
-                args[a++] = j.Signature;
-                args[a++] = j.TraceParent;
+                args[a++] = j.Data.Encode();
                 args[a++] = j.Priority;
-                args[a++] = j.MaxAttempts;
                 args[a++] = j.DueMs;
             }
             // Not awaited one by one: the chunks go out pipelined on the multiplexer.
@@ -96,28 +97,34 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
         var db = await connection.DatabaseAsync();
         var result = (RedisResult[])(await RedisScript.Fetch.EvaluateAsync(db, keys.Global,
             [keys.Prefix, nowMs, leaseUntilMs, leaseToken, max, perTenantCap, maxStalls]))!;
-        var jobs = new List<FetchedJob>((result.Length - 1) / 9);
-        for (var i = 1; i + 8 < result.Length; i += 9)
+        var jobs = new List<FetchedJob>((result.Length - 1) / 4);
+        for (var i = 1; i + 3 < result.Length; i += 4)
         {
-            jobs.Add(new FetchedJob(queue, (string)result[i]!, (string)result[i + 1]!, (string)result[i + 2]!,
-                (string)result[i + 3]!, (string?)result[i + 4] ?? "", (string?)result[i + 5] ?? "", (int)result[i + 6],
-                (int)result[i + 7], (long)result[i + 8], leaseToken));
+            var data = JobData.DecodeOrCorrupt((byte[]?)result[i + 2]);
+            jobs.Add(new FetchedJob(queue, (string)result[i]!, (string)result[i + 1]!, data.Name, data.Payload, data.Signature,
+                data.TraceParent, (int)result[i + 3], data.MaxAttempts, data.EnqueuedMs, leaseToken));
         }
         return new FetchResult(jobs, (long)result[0]);
     }
 
-    public async Task<bool[]> FinishAsync(string queue, IReadOnlyList<FinishEntry> entries, long nowMs, Retention retention)
+    /// <param name="releasedTokens">Leases all of whose jobs have ended in this worker: their records are dropped.</param>
+    public async Task<bool[]> FinishAsync(string queue, IReadOnlyList<FinishEntry> entries, IReadOnlyList<string> releasedTokens, long nowMs, Retention retention)
     {
         var keys = Keys(queue);
         var db = await connection.DatabaseAsync();
-        var args = new RedisValue[6 + (entries.Count * 7)];
+        var args = new RedisValue[7 + releasedTokens.Count + (entries.Count * 7)];
         args[0] = keys.Prefix;
         args[1] = nowMs;
         args[2] = retention.CompletedKeep;
         args[3] = (long)retention.CompletedAge.TotalMilliseconds;
         args[4] = retention.FailedKeep;
         args[5] = (long)retention.FailedAge.TotalMilliseconds;
-        var a = 6;
+        args[6] = releasedTokens.Count;
+        var a = 7;
+        foreach (var token in releasedTokens)
+        {
+            args[a++] = token;
+        }
         foreach (var e in entries)
         {
             args[a++] = e.Kind switch
@@ -148,10 +155,16 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
         }
         var keys = Keys(queue);
         var db = await connection.DatabaseAsync();
-        var args = new RedisValue[2 + (jobs.Count * 3)];
+        var tokens = jobs.Select(j => j.LeaseToken).Distinct(StringComparer.Ordinal).ToList();
+        var args = new RedisValue[3 + tokens.Count + (jobs.Count * 3)];
         args[0] = keys.Prefix;
         args[1] = leaseUntilMs;
-        var a = 2;
+        args[2] = tokens.Count;
+        var a = 3;
+        foreach (var token in tokens)
+        {
+            args[a++] = token;
+        }
         foreach (var j in jobs)
         {
             args[a++] = j.Tenant;
@@ -190,24 +203,51 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
         var keys = Keys(queue);
         var db = await connection.DatabaseAsync();
         var batch = db.CreateBatch();
-        var counts = Enum.GetValues<JobState>().Select(s => batch.SortedSetLengthAsync(keys.Tenant(tenant, SetName(s)))).ToArray();
+        var wait = batch.ListLengthAsync(keys.Tenant(tenant, "wait"));
+        var prio = batch.SortedSetLengthAsync(keys.Tenant(tenant, "prio"));
+        var active = batch.SetLengthAsync(keys.Tenant(tenant, "active"));
+        var delayed = batch.SortedSetLengthAsync(keys.Tenant(tenant, "delayed"));
+        var completed = batch.ListLengthAsync(keys.Tenant(tenant, "completed"));
+        var failed = batch.ListLengthAsync(keys.Tenant(tenant, "failed"));
         batch.Execute();
-        var c = await Task.WhenAll(counts);
-        return new JobCounts(c[0], c[1], c[2], c[3], c[4]);
+        return new JobCounts(await wait + await prio, await active, await delayed, await completed, await failed);
     }
 
     public async Task<IReadOnlyList<JobDetails>> PageAsync(string queue, string tenant, JobState state, int offset, int count)
     {
         var keys = Keys(queue);
         var db = await connection.DatabaseAsync();
-        // Finished jobs read newest first; the others in the order they will be (or were) taken.
-        var order = state is JobState.Completed or JobState.Failed ? Order.Descending : Order.Ascending;
-        var ids = await db.SortedSetRangeByRankAsync(keys.Tenant(tenant, SetName(state)), offset, offset + count - 1, order);
+        var ids = await PageIdsAsync(db, keys, tenant, state, offset, count);
         var batch = db.CreateBatch();
         var reads = ids.Select(id => batch.HashGetAllAsync(keys.Job(tenant, id!))).ToArray();
         batch.Execute();
         var hashes = await Task.WhenAll(reads);
-        return [.. hashes.Where(h => h.Length > 0).Select(h => ToDetails(queue, h))];
+        return [.. hashes.Select((h, i) => (h, i)).Where(x => x.h.Length > 0).Select(x => ToDetails(queue, tenant, ids[x.i]!, x.h))];
+    }
+
+    /// <summary>Finished jobs newest first; waiting ones in the order they will be taken; active ones by id.</summary>
+    private static async Task<RedisValue[]> PageIdsAsync(IDatabase db, QueueKeys keys, string tenant, JobState state, int offset, int count)
+    {
+        switch (state)
+        {
+            case JobState.Waiting:
+                var prio = await db.SortedSetRangeByRankAsync(keys.Tenant(tenant, "prio"), offset, offset + count - 1);
+                var prioCount = prio.Length < count ? await db.SortedSetLengthAsync(keys.Tenant(tenant, "prio")) : offset + count;
+                var rest = count - prio.Length;
+                if (rest == 0)
+                {
+                    return prio;
+                }
+                var from = Math.Max(0, offset - prioCount);
+                return [.. prio, .. await db.ListRangeAsync(keys.Tenant(tenant, "wait"), from, from + rest - 1)];
+            case JobState.Active:
+                var active = await db.SetMembersAsync(keys.Tenant(tenant, "active"));
+                return [.. active.Select(v => (string)v!).Order(StringComparer.Ordinal).Skip(offset).Take(count).Select(v => (RedisValue)v)];
+            case JobState.Delayed:
+                return await db.SortedSetRangeByRankAsync(keys.Tenant(tenant, "delayed"), offset, offset + count - 1);
+            default:
+                return await db.ListRangeAsync(keys.Tenant(tenant, SetName(state)), offset, offset + count - 1);
+        }
     }
 
     public async Task<JobDetails?> GetAsync(string queue, string tenant, string id)
@@ -215,14 +255,23 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
         var keys = Keys(queue);
         var db = await connection.DatabaseAsync();
         var hash = await db.HashGetAllAsync(keys.Job(tenant, id));
-        return hash.Length == 0 ? null : ToDetails(queue, hash);
+        return hash.Length == 0 ? null : ToDetails(queue, tenant, id, hash);
     }
 
-    /// <summary>Sets fields of a job directly. Only for tests that tamper with stored jobs.</summary>
-    internal async Task SetFieldAsync(string queue, string tenant, string id, string field, string value)
+    /// <summary>Reads a job's stored data as is. For tests.</summary>
+    internal async Task<JobData?> ReadDataAsync(string queue, string tenant, string id)
     {
         var db = await connection.DatabaseAsync();
-        await db.HashSetAsync(Keys(queue).Job(tenant, id), field, value);
+        var d = (byte[]?)await db.HashGetAsync(Keys(queue).Job(tenant, id), "d");
+        return d is null ? null : JobData.Decode(d);
+    }
+
+    /// <summary>Rewrites a job's stored data behind the engine's back. Only for tests that tamper with stored jobs.</summary>
+    internal async Task TamperAsync(string queue, string tenant, string id, Func<JobData, JobData> change)
+    {
+        var db = await connection.DatabaseAsync();
+        var key = Keys(queue).Job(tenant, id);
+        await db.HashSetAsync(key, "d", change(JobData.Decode((byte[])(await db.HashGetAsync(key, "d"))!)).Encode());
     }
 
     public async Task<bool> UpsertRecurringAsync(string queue, string tenant, string id, string definitionJson, long nextMs)
@@ -247,8 +296,7 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
         var db = await connection.DatabaseAsync();
         return (int)await RedisScript.Recurring.EvaluateAsync(db, keys.Global,
         [
-            keys.Prefix, "claim", tenant, id, nowMs, expectedDueMs, nextDueMs,
-            job.Tenant, job.Id, job.Name, job.Payload, job.Signature, job.TraceParent, job.Priority, job.MaxAttempts, job.DueMs,
+            keys.Prefix, "claim", tenant, id, nowMs, expectedDueMs, nextDueMs, job.Tenant, job.Id, job.Data.Encode(), job.Priority, job.DueMs,
         ]) == 1;
     }
 
@@ -329,10 +377,12 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
         var db = await connection.DatabaseAsync();
         var tenants = await db.ListRangeAsync(keys.Ring);
         var batch = db.CreateBatch();
-        var counts = tenants.Select(t => batch.SortedSetLengthAsync(keys.Tenant(t!, "wait"))).ToArray();
+        var lists = tenants.Select(t => batch.ListLengthAsync(keys.Tenant(t!, "wait"))).ToArray();
+        var prios = tenants.Select(t => batch.SortedSetLengthAsync(keys.Tenant(t!, "prio"))).ToArray();
         batch.Execute();
-        var c = await Task.WhenAll(counts);
-        return [.. tenants.Select((t, i) => ((string)t!, c[i]))];
+        var l = await Task.WhenAll(lists);
+        var p = await Task.WhenAll(prios);
+        return [.. tenants.Select((t, i) => ((string)t!, l[i] + p[i]))];
     }
 
     private static string SetName(JobState state) => state switch
@@ -344,6 +394,7 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
         _ => "failed",
     };
 
+
     private static JobState ParseState(string? st) => st switch
     {
         "active" => JobState.Active,
@@ -353,15 +404,16 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
         _ => JobState.Waiting,
     };
 
-    private static JobDetails ToDetails(string queue, HashEntry[] hash)
+    private static JobDetails ToDetails(string queue, string tenant, string id, HashEntry[] hash)
     {
-        var f = hash.ToDictionary(h => (string)h.Name!, h => (string?)h.Value, StringComparer.Ordinal);
+        var data = JobData.DecodeOrCorrupt((byte[]?)hash.FirstOrDefault(h => h.Name == "d").Value);
+        var f = hash.Where(h => h.Name != "d").ToDictionary(h => (string)h.Name!, h => (string?)h.Value, StringComparer.Ordinal);
         string? S(string k) => f.TryGetValue(k, out var v) && !string.IsNullOrEmpty(v) ? v : null;
         int I(string k) => S(k) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : 0;
         DateTimeOffset? T(string k) => S(k) is { } v ? DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(v, CultureInfo.InvariantCulture)) : null;
-        var tenant = S("tn");
         return new JobDetails(
-            S("id") ?? "", queue, tenant == QueueKeys.NoTenant ? null : tenant, S("n") ?? "", ParseState(S("st")), S("p") ?? "",
-            I("pr"), I("a"), I("ma"), I("sl"), T("te") ?? DateTimeOffset.UnixEpoch, T("ts"), T("tf"), T("du"), S("pg"), S("er"), S("sk"), S("tp"));
+            id, queue, tenant == QueueKeys.NoTenant ? null : tenant, data.Name, ParseState(S("st")), data.Payload,
+            I("pr"), I("a"), data.MaxAttempts, I("sl"), DateTimeOffset.FromUnixTimeMilliseconds(data.EnqueuedMs), T("ts"), T("tf"), T("du"),
+            S("pg"), S("er"), S("sk"), data.TraceParent.Length == 0 ? null : data.TraceParent);
     }
 }

@@ -17,7 +17,7 @@ public sealed class SignatureTests(TestServers servers)
         await using (var producer = await QueueHost.StartAsync(db, settings))
         {
             id = (await Tenants.AsAsync(Tenants.A, () => producer.Client.EnqueueAsync("emails", "send-email", "{\"to\":\"user@example.com\"}"))).Id;
-            await producer.Storage.SetFieldAsync("emails", "tenant-a", id, field, field == "n" ? "evil-name" : value);
+            await producer.Storage.TamperAsync("emails", "tenant-a", id, d => field == "n" ? d with { Name = "evil-name" } : d with { Payload = value });
         }
         var ran = 0;
         await using var worker = await QueueHost.StartAsync(db, settings, s => s
@@ -39,8 +39,7 @@ public sealed class SignatureTests(TestServers servers)
         var settings = Tenants.Settings();
         await using var producer = await QueueHost.StartAsync(db, settings);
         var id = (await Tenants.AsAsync(Tenants.A, () => producer.Client.EnqueueAsync("emails", "send-email", "{}"))).Id;
-        var redis = await db.ConnectAsync();
-        var signature = (string)(await redis.GetDatabase().HashGetAsync($"aq:{{emails}}:j:tenant-a:{id}", "s"))!;
+        var signature = (await producer.Storage.ReadDataAsync("emails", "tenant-a", id))!.Signature;
         // Tenant A's signed job planted under tenant B, as a compromised producer might.
         await producer.Storage.EnqueueAsync("emails", [new JobRecord("tenant-b", id, "send-email", "{}", signature, "", 0, 0, 0)], 0);
         await Tenants.AsAsync(Tenants.A, () => producer.Admin.RemoveAsync("emails", id));
@@ -60,7 +59,33 @@ public sealed class SignatureTests(TestServers servers)
 
         Assert.Empty(ranFor);
         Assert.Contains("failed signature verification", (await Tenants.AsAsync(Tenants.B, () => worker.Admin.GetJobAsync("emails", id)))!.Error, StringComparison.Ordinal);
-        redis.Dispose();
+    }
+
+    [Fact]
+    public async Task A_job_with_unreadable_stored_data_fails_and_the_worker_carries_on()
+    {
+        await using var db = await (await servers.RedisAsync()).CreateDatabaseAsync();
+        var settings = Tenants.Settings();
+        string corrupt;
+        await using (var producer = await QueueHost.StartAsync(db, settings))
+        {
+            corrupt = (await Tenants.AsAsync(Tenants.A, () => producer.Client.EnqueueAsync("emails", "send-email", "{}"))).Id;
+            using var redis = await db.ConnectAsync();
+            await redis.GetDatabase().HashSetAsync($"aq:{{emails}}:j:tenant-a:{corrupt}", "d", "not job data");
+        }
+        var ran = new TaskCompletionSource();
+        await using var worker = await QueueHost.StartAsync(db, settings, s => s
+            .AddQueue("emails", 1)
+            .AddHandler("send-email", (_, _, _) =>
+            {
+                ran.TrySetResult();
+                return Task.CompletedTask;
+            }));
+
+        await Wait.UntilAsync(async () => (await Tenants.AsAsync(Tenants.A, () => worker.Admin.GetJobAsync("emails", corrupt)))?.State == JobState.Failed, "the corrupt job fails");
+        Assert.False(ran.Task.IsCompleted);
+        await Tenants.AsAsync(Tenants.A, () => worker.Client.EnqueueAsync("emails", "send-email", "{}"));
+        await ran.Task.WaitAsync(Wait.Timeout);
     }
 
     [Fact]
@@ -116,6 +141,23 @@ public sealed class TenantlessJobTests(TestServers servers)
 
         await Wait.UntilAsync(async () => (await host.Storage.GetAsync("emails", "tenant-gone", "j1"))?.State == JobState.Failed, "the job fails");
         Assert.Equal("No configuration found for tenant: tenant-gone", (await host.Storage.GetAsync("emails", "tenant-gone", "j1"))!.Error);
+    }
+
+    [Fact]
+    public async Task A_job_of_a_tenant_without_a_signing_key_fails_at_processing()
+    {
+        await using var db = await (await servers.RedisAsync()).CreateDatabaseAsync();
+        var ran = 0;
+        await using var host = await QueueHost.StartAsync(db, Tenants.Settings().With("tenant-nokey", signingKey: ""), s => s
+            .AddQueue("emails", 1)
+            .AddHandler("send-email", (_, _, _) => Task.FromResult(Interlocked.Increment(ref ran))));
+
+        await host.Storage.EnqueueAsync("emails", [new JobRecord("tenant-nokey", "j1", "send-email", "{}", "", "", 0, 0, 0)], 0);
+
+        await Wait.UntilAsync(async () => (await host.Storage.GetAsync("emails", "tenant-nokey", "j1"))?.State == JobState.Failed, "the job fails");
+        Assert.Equal(0, ran);
+        Assert.Equal("Tenant tenant-nokey has no signing key configured, so job j1 cannot be authenticated and was failed without running.",
+            (await host.Storage.GetAsync("emails", "tenant-nokey", "j1"))!.Error);
     }
 
     [Fact]

@@ -9,33 +9,52 @@ using Tenancy;
 
 // Throughput and latency of the job queue against a real Valkey/redis-server. Prints one JSON line.
 // VALKEY_URL (required), N jobs (20000), T tenants (4), C concurrency (16), RATE offered jobs/s for latency (2000),
-// FLOOD waiting jobs of the noisy tenant in the fairness run (100000).
+// FLOOD waiting jobs of the noisy tenant in the fairness run (100000), PREFETCH (QueueOptions.Prefetch, 0).
+// Everything runs with the library's default options otherwise (retention included), ~200-byte payloads, no-op handlers.
 var url = Environment.GetEnvironmentVariable("VALKEY_URL") ?? throw new InvalidOperationException("Set VALKEY_URL.");
 var n = Env("N", 20_000);
 var tenantCount = Env("T", 4);
 var concurrency = Env("C", 16);
 var rate = Env("RATE", 2000);
 var flood = Env("FLOOD", 100_000);
-BenchHost.Prefetch = Env("PREFETCH", concurrency);
+BenchHost.Prefetch = Env("PREFETCH", 0);
 var run = Guid.NewGuid().ToString("N")[..8];
 var tenants = Enumerable.Range(1, tenantCount).Select(i => TenantId.Parse($"bench-{i}")).ToArray();
 var settings = new BenchTenants([.. tenants, TenantId.Parse("flood"), TenantId.Parse("quiet")]);
 var payload = JsonSerializer.Serialize(new { Kind = "bench", Data = new string('x', 170) });
 
+// 0. Warm-up (not measured): JIT and connection setup out of the figures.
+{
+    var queue = $"warm-{run}";
+    var warm = Math.Min(n, 5000);
+    var done = new CountdownEvent(warm);
+    await using var host = await BenchHost.StartAsync(url, settings, (queue, concurrency, (_, _, _) =>
+    {
+        done.Signal();
+        return Task.CompletedTask;
+    }));
+    await EnqueueAllAsync(host.Client, queue, tenants, warm, payload, chunk: 100);
+    await Task.Run(() => done.Wait());
+    await OfferAsync(host.Client, queue, tenants, 500, 5000, payload);
+}
+
 // 1. Bulk enqueue: every tenant enqueues its share in bulk calls, tenants in parallel.
 var enqueueQueue = $"enq-{run}";
-double enqueueJps, drainJps;
+double enqueueJps, drainJps, enqueueCpuUs, drainCpuUs;
 await using (var host = await BenchHost.StartAsync(url, settings, null))
 {
     var sw = Stopwatch.StartNew();
+    var cpu = Cpu();
     await EnqueueAllAsync(host.Client, enqueueQueue, tenants, n, payload);
     enqueueJps = n / sw.Elapsed.TotalSeconds;
+    enqueueCpuUs = (Cpu() - cpu).TotalMicroseconds / n;
 }
 
 // 2. Drain: the jobs enqueued above, no-op handler, concurrency C.
 {
     var done = new CountdownEvent(n);
     var sw = Stopwatch.StartNew();
+    var cpu = Cpu();
     await using var host = await BenchHost.StartAsync(url, settings, (enqueueQueue, concurrency, (_, _, _) =>
     {
         done.Signal();
@@ -44,6 +63,7 @@ await using (var host = await BenchHost.StartAsync(url, settings, null))
     await Task.Run(() => done.Wait());
     await host.WaitCompletedAsync(enqueueQueue, tenants, n);
     drainJps = n / sw.Elapsed.TotalSeconds;
+    drainCpuUs = (Cpu() - cpu).TotalMicroseconds / n;
 }
 
 // 3. Combined: producers and the worker at once.
@@ -121,7 +141,11 @@ Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
     ["lat_p99_ms"] = Math.Round(p99, 2),
     ["fair_flood_jobs"] = flood,
     ["fair_p99_ms"] = Math.Round(fairP99, 2),
+    ["client_cpu_us_per_enqueue"] = Math.Round(enqueueCpuUs, 1),
+    ["worker_cpu_us_per_job"] = Math.Round(drainCpuUs, 1),
 }));
+
+static TimeSpan Cpu() => Process.GetCurrentProcess().TotalProcessorTime;
 
 static int Env(string name, int fallback) =>
     int.TryParse(Environment.GetEnvironmentVariable(name), CultureInfo.InvariantCulture, out var v) ? v : fallback;
@@ -186,7 +210,7 @@ internal sealed class BenchTenants(TenantId[] tenants) : ITenantSettingsStore
 
 internal sealed class BenchHost(IHost host) : IAsyncDisposable
 {
-    /// <summary>QueueOptions.Prefetch of the benchmark's worker: PREFETCH, else the concurrency (many tiny jobs).</summary>
+    /// <summary>QueueOptions.Prefetch of the benchmark's worker: PREFETCH, else the library default (0).</summary>
     public static int Prefetch { get; set; }
 
     public IJobQueueClient Client => host.Services.GetRequiredService<IJobQueueClient>();

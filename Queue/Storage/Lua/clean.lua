@@ -1,6 +1,15 @@
--- ARGV: prefix, tenant, state (completed|failed), cutoffMs, limit. Deletes the tenant's finished jobs older than cutoff.
-local z = tkey(ARGV[2], ARGV[3])
-local ids = redis.call('ZRANGEBYSCORE', z, '-inf', ARGV[4], 'LIMIT', 0, tonumber(ARGV[5]))
-for _, id in ipairs(ids) do redis.call('DEL', jkey(ARGV[2], id)) end
-if #ids > 0 then redis.call('ZREM', z, unpack(ids)) end
-return #ids
+-- ARGV: prefix, tenant, state (completed|failed), cutoffMs, limit.
+-- Deletes the tenant's finished jobs that finished at or before cutoff, oldest first, at most limit.
+local t, z = ARGV[2], tkey(ARGV[2], ARGV[3])
+local cutoff, limit = tonumber(ARGV[4]), tonumber(ARGV[5])
+local n = 0
+while n < limit do
+  local id = redis.call('LINDEX', z, -1)
+  if not id then break end
+  local tf = tonumber(redis.call('HGET', jkey(t, id), 'tf'))
+  if tf and tf > cutoff then break end
+  redis.call('RPOP', z)
+  redis.call('DEL', jkey(t, id))
+  n = n + 1
+end
+return n

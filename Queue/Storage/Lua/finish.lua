@@ -1,30 +1,37 @@
--- ARGV: prefix, now, completedKeep, completedAgeMs, failedKeep, failedAgeMs,
---       then per job: kind, tenant, id, leaseToken, dueMs, error, stack.
+-- ARGV: prefix, now, completedKeep, completedAgeMs, failedKeep, failedAgeMs, tokenCount, then that many lease tokens
+--       whose jobs have all ended here (their lease records are dropped), then per job: kind, tenant, id, leaseToken,
+--       dueMs, error, stack.
 -- kind: c complete, f fail for good, r retry at due, d delay to due without using an attempt, h hand back now.
 -- A job whose lease token no longer matches was recovered or removed meanwhile: left untouched, reported 0.
 local now = tonumber(ARGV[2])
 local cKeep, cAge, fKeep, fAge = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local tokens = tonumber(ARGV[7])
 local res = {}
-local doneC, doneF = {}, {}
+local doneC, doneF, ended = {}, {}, {}
 local woke = false
-for i = 7, #ARGV, 7 do
+-- Set and list updates are gathered per tenant into one variadic call each.
+local function add(map, t, id)
+  local ids = map[t]
+  if not ids then ids = {}; map[t] = ids end
+  ids[#ids+1] = id
+end
+for i = 8 + tokens, #ARGV, 7 do
   local kind, t, id, token = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3]
   local k = jkey(t, id)
   if redis.call('HGET', k, 'lt') ~= token then
     res[#res+1] = 0
   else
-    release_lease(t, id)
+    add(ended, t, id)
     if kind == 'c' then
-      redis.call('HSET', k, 'st', 'completed', 'tf', now)
-      redis.call('ZADD', tkey(t, 'completed'), now, id)
-      doneC[t] = true
+      redis.call('HSET', k, 'st', 'completed', 'tf', now, 'lt', '')
+      add(doneC, t, id)
     elseif kind == 'f' then
       fail_final(t, id, ARGV[i+5], ARGV[i+6], now)
       doneF[t] = true
     elseif kind == 'h' then
       redis.call('HINCRBY', k, 'a', -1)
-      redis.call('HSET', k, 'st', 'wait')
-      push_wait(t, id, redis.call('HGET', k, 'ws'))
+      redis.call('HSET', k, 'st', 'wait', 'lt', '')
+      requeue(t, id, true)
       woke = true
     else
       if kind == 'd' then redis.call('HINCRBY', k, 'a', -1) end
@@ -35,7 +42,15 @@ for i = 7, #ARGV, 7 do
     res[#res+1] = 1
   end
 end
-for t in pairs(doneC) do trim(t, 'completed', cKeep, cAge, now) end
+for i = 8, 7 + tokens do
+  redis.call('DEL', lkey(ARGV[i]))
+  redis.call('ZREM', LEASES, ARGV[i])
+end
+for t, ids in pairs(ended) do redis.call('SREM', tkey(t, 'active'), unpack(ids)) end
+for t, ids in pairs(doneC) do
+  redis.call('LPUSH', tkey(t, 'completed'), unpack(ids))
+  trim(t, 'completed', cKeep, cAge, now)
+end
 for t in pairs(doneF) do trim(t, 'failed', fKeep, fAge, now) end
 if woke then wake() end
 return res

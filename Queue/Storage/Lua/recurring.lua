@@ -1,7 +1,7 @@
 -- ARGV: prefix, action, tenant, recurringId, ...
 -- upsert: definitionJson, nextDueMs -> 1 when created or changed, 0 when identical (keeps its schedule).
 -- remove: -> 1 when it existed.
--- claim: now, expectedDueMs, nextDueMs (-1 = no more), then one job's enqueue fields (9).
+-- claim: now, expectedDueMs, nextDueMs (-1 = no more), then one job's enqueue fields: tenant, id, data, priority, dueMs.
 --   Compare-and-set on the due time, so among competing servers exactly one materialises an occurrence.
 local action, t, rid = ARGV[2], ARGV[3], ARGV[4]
 local defs = tkey(t, 'recurring')
@@ -20,7 +20,7 @@ elseif action == 'claim' then
   local current = redis.call('ZSCORE', RECDUE, m)
   if not current or tonumber(current) ~= tonumber(ARGV[6]) then return 0 end
   if tonumber(ARGV[7]) < 0 then redis.call('ZREM', RECDUE, m) else redis.call('ZADD', RECDUE, ARGV[7], m) end
-  local added = add_job(ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15], ARGV[16], now)
+  local added = add_job(ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], now, redis.call('INCR', P .. 'seq'))
   if added == 1 then wake() end
   return 1
 end
