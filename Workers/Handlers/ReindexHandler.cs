@@ -64,6 +64,7 @@ public sealed class ReindexHandler(JobDatabase database, TenantSearch search, Ti
                 {
                     await EnsureAliasAsync(run.Client, entity, alias, prefix, cancellationToken);
                     await run.LoadAsync(entity, alias, cancellationToken);
+                    await run.Client.RefreshAsync(alias, cancellationToken);
                 }
             }
         }
