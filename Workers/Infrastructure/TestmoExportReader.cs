@@ -162,7 +162,9 @@ public sealed class TestmoExportReader(Stream stream, int bufferSize = TestmoExp
     /// <summary>Reads what the buffer holds; true when it needs more bytes to go on.</summary>
     private bool Parse(List<TestmoRecord> output)
     {
-        var reader = new Utf8JsonReader(_buffer.AsSpan(_consumed, _filled - _consumed), _final, _state);
+        // The block is only declared final once the top-level object has closed: a file cut short then reads as
+        // "needs more data" (reported as such below) rather than as a syntax error somewhere near its end.
+        var reader = new Utf8JsonReader(_buffer.AsSpan(_consumed, _filled - _consumed), _final && _part >= Part.End, _state);
         var needMore = false;
         try
         {
