@@ -145,29 +145,51 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
             }
         }
 
+        // Temporary tables are never auto-analysed: without statistics the planner joins millions of rows by index probes.
+        await ExecuteAsync(main, transaction, "ANALYZE testmo_cases; ANALYZE testmo_runs; ANALYZE testmo_results", cancellationToken);
         var projectId = row.ProjectId ?? await CreateProjectAsync(main, transaction, row.FileName, cancellationToken);
         await CheckAsync(main, transaction, projectId, cancellationToken);
         var now = time.GetUtcNow();
+        // Upsert by external_ref, keeping Testmo id -> our id for the results (cases and runs imported earlier too).
         var insertedCases = await ExecuteAsync(main, transaction, $"""
-            INSERT INTO test_cases (project_id, title, description, external_ref, created_at)
-            SELECT @project, left(title, {TitleLength}), description, '{ExternalRefPrefix}' || ext_id, @now FROM testmo_cases ORDER BY ord
-            ON CONFLICT (project_id, external_ref) WHERE external_ref IS NOT NULL
-            DO UPDATE SET title = EXCLUDED.title, description = EXCLUDED.description
+            CREATE TEMP TABLE testmo_case_ids (ext_id bigint PRIMARY KEY, id bigint NOT NULL) ON COMMIT DROP;
+            WITH upserted AS (
+                INSERT INTO test_cases (project_id, title, description, external_ref, created_at)
+                SELECT @project, left(title, {TitleLength}), description, '{ExternalRefPrefix}' || ext_id, @now FROM testmo_cases ORDER BY ord
+                ON CONFLICT (project_id, external_ref) WHERE external_ref IS NOT NULL
+                DO UPDATE SET title = EXCLUDED.title, description = EXCLUDED.description
+                RETURNING id, external_ref)
+            INSERT INTO testmo_case_ids SELECT substring(external_ref FROM {ExternalRefPrefix.Length + 1})::bigint, id FROM upserted
             """, cancellationToken, ("project", projectId), ("now", now));
         var insertedRuns = await ExecuteAsync(main, transaction, $"""
-            INSERT INTO test_runs (project_id, name, external_ref, created_at)
-            SELECT @project, left(name, {RunNameLength}), '{ExternalRefPrefix}' || ext_id, coalesce(created_at, @now) FROM testmo_runs ORDER BY ord
-            ON CONFLICT (project_id, external_ref) WHERE external_ref IS NOT NULL
-            DO UPDATE SET name = EXCLUDED.name
+            CREATE TEMP TABLE testmo_run_ids (ext_id bigint PRIMARY KEY, id bigint NOT NULL) ON COMMIT DROP;
+            WITH upserted AS (
+                INSERT INTO test_runs (project_id, name, external_ref, created_at)
+                SELECT @project, left(name, {RunNameLength}), '{ExternalRefPrefix}' || ext_id, coalesce(created_at, @now) FROM testmo_runs ORDER BY ord
+                ON CONFLICT (project_id, external_ref) WHERE external_ref IS NOT NULL
+                DO UPDATE SET name = EXCLUDED.name
+                RETURNING id, external_ref)
+            INSERT INTO testmo_run_ids SELECT substring(external_ref FROM {ExternalRefPrefix.Length + 1})::bigint, id FROM upserted
             """, cancellationToken, ("project", projectId), ("now", now));
+        await ExecuteAsync(main, transaction, $$"""
+            INSERT INTO testmo_case_ids
+            SELECT substring(external_ref FROM {{ExternalRefPrefix.Length + 1}})::bigint, id FROM test_cases
+            WHERE project_id = @project AND external_ref ~ '^{{ExternalRefPrefix}}[0-9]{1,18}$'
+            ON CONFLICT (ext_id) DO NOTHING;
+            INSERT INTO testmo_run_ids
+            SELECT substring(external_ref FROM {{ExternalRefPrefix.Length + 1}})::bigint, id FROM test_runs
+            WHERE project_id = @project AND external_ref ~ '^{{ExternalRefPrefix}}[0-9]{1,18}$'
+            ON CONFLICT (ext_id) DO NOTHING;
+            ANALYZE testmo_case_ids; ANALYZE testmo_run_ids;
+            """, cancellationToken, ("project", projectId));
         // Results follow the file's order only roughly (no sort of what may be millions of rows); their ids carry no meaning.
-        var insertedResults = await ExecuteAsync(main, transaction, $"""
+        var insertedResults = await ExecuteAsync(main, transaction, """
             INSERT INTO test_results (run_id, case_id, status, elapsed_ms, comment, executed_at)
-            SELECT tr.id, tc.id, r.status, r.elapsed_ms, r.comment, coalesce(r.executed_at, @now)
+            SELECT u.id, c.id, r.status, r.elapsed_ms, r.comment, coalesce(r.executed_at, @now)
             FROM testmo_results r
-            JOIN test_cases tc ON tc.project_id = @project AND tc.external_ref = '{ExternalRefPrefix}' || r.case_ext
-            JOIN test_runs tr ON tr.project_id = @project AND tr.external_ref = '{ExternalRefPrefix}' || r.run_ext
-            """, cancellationToken, ("project", projectId), ("now", now));
+            JOIN testmo_case_ids c ON c.ext_id = r.case_ext
+            JOIN testmo_run_ids u ON u.ext_id = r.run_ext
+            """, cancellationToken, ("now", now));
 
         await ExecuteAsync(main, transaction, """
             UPDATE imports SET status = 'Completed', progress = 100, error = NULL, finished_at = @now, upload_oid = NULL, project_id = @project,
