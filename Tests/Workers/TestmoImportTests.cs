@@ -174,6 +174,20 @@ public sealed class TestmoImportTests(TestServers servers)
         Assert.StartsWith($"Invalid Testmo export at byte {at} (line {export[..at].Count(c => c == '\n') + 1}), results[3].status:", faults[0], StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_syntax_error_is_reported_on_its_line_whatever_the_buffer_size()
+    {
+        var export = GenerateExport(cases: 20, runs: 2, results: 30).Replace("\"run_id\": 2, \"status\": \"blocked\"", "\"run_id\": 2 \"status\": \"blocked\"", StringComparison.Ordinal);
+        var line = export[..export.IndexOf("2 \"status\"", StringComparison.Ordinal)].Count(c => c == '\n') + 1;
+
+        foreach (var size in new[] { 16, 50, 1 << 20 })
+        {
+            var fault = await Assert.ThrowsAsync<TestmoFormatException>(() => TestmoExportReader.ReadAllAsync(export, size));
+            Assert.Contains($"(line {line}), results[", fault.Message, StringComparison.Ordinal);
+            Assert.Contains("not valid JSON", fault.Message, StringComparison.Ordinal);
+        }
+    }
+
     /// <summary>A Testmo-like export; one element per line, results cycling through every status.</summary>
     internal static string GenerateExport(int cases, int runs, int results)
     {

@@ -68,7 +68,7 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
         }
         catch (TestmoFormatException e)
         {
-            await transaction.RollbackAsync(CancellationToken.None);
+            await RollbackAsync(transaction);
             await ExecuteAsync(side, null, """
                 UPDATE imports SET status = 'Failed', error = @error, finished_at = @now, upload_oid = NULL WHERE id = @id
                 """, CancellationToken.None, ("error", Truncate(e.Message, ErrorLength)), ("now", time.GetUtcNow()), ("id", importId));
@@ -77,7 +77,7 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
         }
         catch (Exception e)
         {
-            await transaction.RollbackAsync(CancellationToken.None);
+            await RollbackAsync(transaction);
             try
             {
                 await ExecuteAsync(side, null, "UPDATE imports SET status = 'Pending', progress = 0, error = @error WHERE id = @id",
@@ -294,6 +294,18 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
                 : new NpgsqlParameter(name, value));
         }
         return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task RollbackAsync(NpgsqlTransaction transaction)
+    {
+        try
+        {
+            await transaction.RollbackAsync(CancellationToken.None);
+        }
+        catch (NpgsqlException)
+        {
+            // A broken connection has rolled the transaction back already; the original error is the one to report.
+        }
     }
 
     private static string Truncate(string text, int length) => text.Length <= length ? text : text[..length];
