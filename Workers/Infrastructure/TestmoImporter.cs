@@ -59,12 +59,11 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
 
         await using var main = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await main.BeginTransactionAsync(cancellationToken);
+        ImportOutcome outcome;
         try
         {
-            var outcome = await ImportAsync(main, transaction, side, importId, row, oid, onProgress, cancellationToken);
+            outcome = await ImportAsync(main, transaction, side, importId, row, oid, onProgress, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
-            await onProgress(new ImportProgress(importId, 100, row.SizeBytes, row.SizeBytes, outcome.Cases, outcome.Runs, outcome.Results));
-            return outcome;
         }
         catch (TestmoFormatException e)
         {
@@ -89,6 +88,8 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
             }
             throw;
         }
+        await onProgress(new ImportProgress(importId, 100, row.SizeBytes, row.SizeBytes, outcome.Cases, outcome.Runs, outcome.Results));
+        return outcome;
     }
 
     private async Task<ImportOutcome> ImportAsync(NpgsqlConnection main, NpgsqlTransaction transaction, NpgsqlConnection side, long importId, ImportRow row, uint oid,
@@ -182,13 +183,15 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
             ON CONFLICT (ext_id) DO NOTHING;
             ANALYZE testmo_case_ids; ANALYZE testmo_run_ids;
             """, cancellationToken, ("project", projectId));
-        // Results follow the file's order only roughly (no sort of what may be millions of rows); their ids carry no meaning.
+        // Sorted by case: the (case_id, executed_at) index and the foreign-key probes then walk their pages in order
+        // instead of jumping around an index larger than shared_buffers.
         var insertedResults = await ExecuteAsync(main, transaction, """
             INSERT INTO test_results (run_id, case_id, status, elapsed_ms, comment, executed_at)
             SELECT u.id, c.id, r.status, r.elapsed_ms, r.comment, coalesce(r.executed_at, @now)
             FROM testmo_results r
             JOIN testmo_case_ids c ON c.ext_id = r.case_ext
             JOIN testmo_run_ids u ON u.ext_id = r.run_ext
+            ORDER BY c.id
             """, cancellationToken, ("now", now));
 
         await ExecuteAsync(main, transaction, """
