@@ -58,6 +58,8 @@ internal static class Extensions
             })
             .ValidateDataAnnotations();
         services.AddHttpClient<JiraClient>(JiraClient.HttpClientName, http => http.Timeout = TimeSpan.FromSeconds(30));
+        services.AddHttpClient(ElasticsearchClient.HttpClientName, http => http.Timeout = TimeSpan.FromMinutes(2));
+        services.AddScoped<TenantSearch>();
 
         // The workers enqueue follow-up jobs (emails from notifications) as well as running jobs.
         services.AddJobQueueClient();

@@ -1,0 +1,183 @@
+using System.Text.Json;
+using Domain.Jobs;
+using Domain.Model;
+using Queue;
+using Tests.Infrastructure;
+
+namespace Tests.Workers;
+
+public sealed class ReindexTests(TestServers servers)
+{
+    private const string Prefix = "acme";
+
+    [Fact]
+    public async Task A_full_reindex_bulk_loads_new_indices_in_batches_then_points_the_aliases_at_them()
+    {
+        await using var es = await ElasticsearchApiServer.StartAsync();
+        await using var workers = await WorkerHarness.StartAsync(servers, (es.Url, Prefix));
+        await SeedAsync(workers, casesPerProject: 3);
+
+        var job = await workers.RunAsync(Jobs.Reindex, new ReindexPayload(ReindexScope.All, BatchSize: 2));
+
+        Assert.Equal(JobState.Completed, job.State);
+        Assert.Empty(es.Violations);
+        foreach (var entity in SearchEntityTypes.All)
+        {
+            var index = Assert.Single(es.AliasTargets($"{Prefix}-{entity}"));
+            Assert.Matches($"^{Prefix}-[0-9]{{8}}t[0-9]{{9}}-{entity}$", index);
+            // Loaded into the new concrete index, never through the alias, before the alias moved to it.
+            var events = es.Events;
+            var aliasAt = events.FindIndex(e => e.StartsWith("aliases", StringComparison.Ordinal) && e.Contains($"add {index} -> {Prefix}-{entity}", StringComparison.Ordinal));
+            Assert.True(events.IndexOf($"create {index}") < events.FindIndex(e => e.StartsWith($"bulk {index}", StringComparison.Ordinal)));
+            Assert.True(events.LastIndexOf($"refresh {index}") < aliasAt);
+            Assert.True(events.FindLastIndex(e => e.StartsWith($"bulk {index}", StringComparison.Ordinal)) < aliasAt);
+        }
+        var caseBulks = es.Bulks.Where(b => b.Index.EndsWith("-cases", StringComparison.Ordinal)).Select(b => b.Count).ToList();
+        Assert.Equal([2, 2, 2], caseBulks);
+        var cases = es.Search($"{Prefix}-cases");
+        Assert.Equal(6, cases.Count);
+        Assert.All(cases, c => Assert.EndsWith("-cases", c.Index, StringComparison.Ordinal));
+        Assert.Contains(cases, c => c.Source["title"]!.GetValue<string>() == "Login works 0" && c.Source["projectId"] is not null);
+        Assert.Equal(2, es.Search($"{Prefix}-runs").Count);
+        Assert.Equal("PROJ-1", Assert.Single(es.Search($"{Prefix}-issues")).Source["key"]!.GetValue<string>());
+        using var progress = JsonDocument.Parse(job.Progress!);
+        Assert.Equal("issues", progress.RootElement.GetProperty("entity").GetString());
+        Assert.Equal(1, progress.RootElement.GetProperty("indexed").GetInt64());
+        Assert.Equal(1, progress.RootElement.GetProperty("total").GetInt64());
+        Assert.Equal(100, progress.RootElement.GetProperty("percent").GetInt32());
+    }
+
+    [Fact]
+    public async Task Reindexing_again_swaps_the_alias_in_one_request_and_then_deletes_the_old_index()
+    {
+        await using var es = await ElasticsearchApiServer.StartAsync();
+        await using var workers = await WorkerHarness.StartAsync(servers, (es.Url, Prefix));
+        await SeedAsync(workers, casesPerProject: 2);
+        await workers.RunAsync(Jobs.Reindex, new ReindexPayload(ReindexScope.EntityType, SearchEntityTypes.Cases));
+        var old = Assert.Single(es.AliasTargets($"{Prefix}-cases"));
+        await Task.Delay(5); // a new millisecond, so a new index name
+
+        var job = await workers.RunAsync(Jobs.Reindex, new ReindexPayload(ReindexScope.EntityType, SearchEntityTypes.Cases));
+
+        Assert.Equal(JobState.Completed, job.State);
+        Assert.Empty(es.Violations);
+        var current = Assert.Single(es.AliasTargets($"{Prefix}-cases"));
+        Assert.NotEqual(old, current);
+        var swap = es.AliasRequests[^1]["actions"]!.AsArray().Select(a => a!.ToJsonString()).ToList();
+        Assert.Equal(
+        [
+            "{\"remove\":{\"index\":\"" + old + "\",\"alias\":\"" + Prefix + "-cases\"}}",
+            "{\"add\":{\"index\":\"" + current + "\",\"alias\":\"" + Prefix + "-cases\"}}",
+        ], swap);
+        Assert.False(es.Indices.ContainsKey(old));
+        Assert.True(es.Events.FindLastIndex(e => e.StartsWith("aliases", StringComparison.Ordinal)) < es.Events.IndexOf($"delete {old}"));
+        Assert.Equal(4, es.Search($"{Prefix}-cases").Count);
+        // An entity-type reindex leaves the other entities alone.
+        Assert.DoesNotContain(es.Events, e => e.Contains("-runs", StringComparison.Ordinal) || e.Contains("-issues", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_concrete_index_named_like_the_alias_is_replaced_in_the_same_atomic_step()
+    {
+        await using var es = await ElasticsearchApiServer.StartAsync();
+        await using var workers = await WorkerHarness.StartAsync(servers, (es.Url, Prefix));
+        await SeedAsync(workers, casesPerProject: 1);
+        es.AddLegacyIndex($"{Prefix}-runs", ("999", new() { ["name"] = "stale" }));
+
+        var job = await workers.RunAsync(Jobs.Reindex, new ReindexPayload(ReindexScope.EntityType, SearchEntityTypes.Runs));
+
+        Assert.Equal(JobState.Completed, job.State);
+        Assert.Empty(es.Violations);
+        var actions = es.AliasRequests[^1]["actions"]!.AsArray().Select(a => a!.AsObject().First().Key).ToList();
+        Assert.Equal(["remove_index", "add"], actions);
+        var runs = es.Search($"{Prefix}-runs");
+        Assert.Equal(2, runs.Count);
+        Assert.DoesNotContain(runs, r => r.Id == "999");
+    }
+
+    [Fact]
+    public async Task A_project_reindex_upserts_only_that_projects_documents_through_the_alias()
+    {
+        await using var es = await ElasticsearchApiServer.StartAsync();
+        await using var workers = await WorkerHarness.StartAsync(servers, (es.Url, Prefix));
+        var (first, _) = await SeedAsync(workers, casesPerProject: 3);
+        await workers.RunAsync(Jobs.Reindex, new ReindexPayload(ReindexScope.All));
+        var indices = SearchEntityTypes.All.Select(e => Assert.Single(es.AliasTargets($"{Prefix}-{e}"))).ToList();
+        await using (var db = workers.Context())
+        {
+            var renamed = db.TestCases.Where(c => c.ProjectId == first).OrderBy(c => c.Id).First();
+            renamed.Title = "Renamed case";
+            await db.SaveChangesAsync();
+        }
+        var bulksBefore = es.Bulks.Count;
+
+        var job = await workers.RunAsync(Jobs.Reindex, new ReindexPayload(ReindexScope.Project, ProjectId: first, BatchSize: 2));
+
+        Assert.Equal(JobState.Completed, job.State);
+        Assert.Empty(es.Violations);
+        var bulks = es.Bulks.Skip(bulksBefore).ToList();
+        Assert.Equal([($"{Prefix}-cases", 2), ($"{Prefix}-cases", 1), ($"{Prefix}-runs", 1), ($"{Prefix}-issues", 1)], bulks);
+        Assert.Equal(indices, SearchEntityTypes.All.Select(e => Assert.Single(es.AliasTargets($"{Prefix}-{e}"))).ToList());
+        var cases = es.Search($"{Prefix}-cases");
+        Assert.Equal(6, cases.Count);
+        Assert.Contains(cases, c => c.Source["title"]!.GetValue<string>() == "Renamed case");
+    }
+
+    [Fact]
+    public async Task A_tenant_without_search_settings_fails_permanently_with_a_clear_message()
+    {
+        await using var workers = await WorkerHarness.StartAsync(servers, search: null);
+
+        var job = await workers.RunAsync(Jobs.Reindex, new ReindexPayload(ReindexScope.All));
+
+        Assert.Equal(JobState.Failed, job.State);
+        Assert.Contains("Search is not configured for tenant tenant-a", job.Error, StringComparison.Ordinal);
+        Assert.Contains("elasticsearchNode", job.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_rejected_document_fails_the_job_and_leaves_the_alias_where_it_was()
+    {
+        await using var es = await ElasticsearchApiServer.StartAsync();
+        await using var workers = await WorkerHarness.StartAsync(servers, (es.Url, Prefix));
+        await SeedAsync(workers, casesPerProject: 2);
+        await workers.RunAsync(Jobs.Reindex, new ReindexPayload(ReindexScope.EntityType, SearchEntityTypes.Cases));
+        var before = Assert.Single(es.AliasTargets($"{Prefix}-cases"));
+        es.RejectDocument = doc => doc["title"]?.GetValue<string>() == "Login works 1";
+
+        var job = await workers.RunAsync(Jobs.Reindex, new ReindexPayload(ReindexScope.EntityType, SearchEntityTypes.Cases, BatchSize: 3));
+
+        Assert.Equal(JobState.Failed, job.State);
+        Assert.Equal(1, job.Attempts);
+        Assert.Contains("failed for 1 of 3 documents", job.Error, StringComparison.Ordinal);
+        Assert.Contains("mapper_parsing_exception", job.Error, StringComparison.Ordinal);
+        Assert.Equal([before], es.AliasTargets($"{Prefix}-cases"));
+        Assert.Equal([before], es.Indices.Keys.Where(k => k.EndsWith("-cases", StringComparison.Ordinal)).ToList());
+        Assert.Equal(4, es.Search($"{Prefix}-cases").Count);
+    }
+
+    /// <summary>Two projects with the given number of cases each, one run each, and one tracked issue in the first.</summary>
+    private static async Task<(long First, long Second)> SeedAsync(WorkerHarness workers, int casesPerProject)
+    {
+        await using var db = workers.Context();
+        var now = DateTimeOffset.UtcNow;
+        var projects = new[] { new Project { Name = "Web", CreatedAt = now }, new Project { Name = "Mobile", CreatedAt = now } };
+        var n = 0;
+        foreach (var project in projects)
+        {
+            for (var i = 0; i < casesPerProject; i++)
+            {
+                project.Cases.Add(new TestCase { Title = $"Login works {n++}", Description = "Given a user", CreatedAt = now });
+            }
+            project.Runs.Add(new TestRun { Name = $"Nightly {project.Name}", CreatedAt = now });
+        }
+        db.Projects.AddRange(projects);
+        await db.SaveChangesAsync();
+        var integration = new TrackerIntegration { ProjectId = projects[0].Id, BaseUrl = "https://jira.example", ProjectKey = "PROJ", CreatedAt = now };
+        db.TrackerIntegrations.Add(integration);
+        await db.SaveChangesAsync();
+        db.ExternalIssues.Add(new ExternalIssue { IntegrationId = integration.Id, Key = "PROJ-1", Title = "Login broken", Status = "Open" });
+        await db.SaveChangesAsync();
+        return (projects[0].Id, projects[1].Id);
+    }
+}
