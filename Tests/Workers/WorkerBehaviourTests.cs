@@ -178,6 +178,37 @@ public sealed class WorkerBehaviourTests(TestServers servers)
     }
 
     [Fact]
+    public async Task Project_sync_pages_through_the_trackers_search_and_updates_only_linked_issues()
+    {
+        await using var valkey = await (await servers.RedisAsync()).CreateDatabaseAsync();
+        await using var tenant = await TestTenant.CreateAsync(await servers.PostgresAsync(), "tenant-a");
+        await using var jira = await FakeJira.StartAsync();
+        long projectId;
+        await using (var db = tenant.Db())
+        {
+            var project = new Project { Name = "p", CreatedAt = DateTimeOffset.UtcNow };
+            var integration = new TrackerIntegration { Project = project, BaseUrl = jira.BaseUrl, ProjectKey = "PRJ" };
+            db.AddRange(project, integration,
+                new ExternalIssue { Integration = integration, Key = "PRJ-2" },
+                new ExternalIssue { Integration = integration, Key = "PRJ-150" });
+            await db.SaveChangesAsync();
+            projectId = project.Id;
+        }
+        await using var workers = await WorkersHost.StartAsync(valkey, [tenant]);
+
+        var id = await workers.EnqueueAsync(tenant, QueueNames.IssueSync, JobNames.SyncProjectIssues, new SyncProjectIssuesPayload(projectId));
+        await workers.WaitForJobAsync(tenant, QueueNames.IssueSync, id, JobState.Completed);
+
+        await using var check = tenant.Db();
+        var issues = await check.ExternalIssues.OrderBy(i => i.Key).ToListAsync();
+        Assert.Equal(2, issues.Count);
+        Assert.Equal("Issue 150", issues.Single(i => i.Key == "PRJ-150").Title);
+        Assert.Equal("Open", issues.Single(i => i.Key == "PRJ-2").Status);
+        Assert.True(jira.SearchPages >= 2, "150 tracker issues at 100 a page take two search requests.");
+        Assert.NotNull((await check.TrackerIntegrations.SingleAsync()).LastSyncedAt);
+    }
+
+    [Fact]
     public async Task A_database_marked_for_another_tenant_fails_the_job_without_writing()
     {
         await using var valkey = await (await servers.RedisAsync()).CreateDatabaseAsync();
@@ -219,6 +250,8 @@ internal sealed class FakeJira : IAsyncDisposable
 
     public string? LastAuthorization { get; private set; }
 
+    public int SearchPages { get; private set; }
+
     public static async Task<FakeJira> StartAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -234,6 +267,18 @@ internal sealed class FakeJira : IAsyncDisposable
                 "PRJ-429" => Results.Text("slow down", statusCode: 429).WithRetryAfter(120),
                 _ => Results.NotFound(),
             };
+        });
+        // Search by project: 150 issues PRJ-1..PRJ-150, paged by startAt/maxResults as Jira does.
+        app.MapGet("/rest/api/2/search", (int startAt, int maxResults, string jql) =>
+        {
+            self!.SearchPages++;
+            if (!jql.Contains("project=\"PRJ\"", StringComparison.Ordinal))
+            {
+                return Results.BadRequest();
+            }
+            var issues = Enumerable.Range(startAt + 1, Math.Max(0, Math.Min(maxResults, 150 - startAt)))
+                .Select(n => new { key = $"PRJ-{n}", fields = new { summary = $"Issue {n}", status = new { name = "Open" } } });
+            return Results.Json(new { startAt, maxResults, total = 150, issues });
         });
         await app.StartAsync();
         var address = app.Urls.First();
