@@ -33,6 +33,12 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problems) : IEx
                 Title = "It already exists.",
                 Detail = unique.ConstraintName,
             },
+            StackExchange.Redis.RedisException queueDown => new ProblemDetails
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Title = "The job queue is unavailable; what was saved is kept, try the action again shortly.",
+                Detail = queueDown.GetType().Name,
+            },
             _ => null,
         };
         if (problem is null)

@@ -58,7 +58,22 @@ internal sealed class ImportService(TenantDbContext db, JobPublisher jobs, TimeP
             await transaction.CommitAsync(cancellationToken);
             await db.Database.UseTransactionAsync(null, cancellationToken);
 
-            await jobs.EnqueueAsync(Jobs.Import, new ImportPayload(import.Id), cancellationToken);
+            try
+            {
+                await jobs.EnqueueAsync(Jobs.Import, new ImportPayload(import.Id), cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // The upload is safe in the database but no worker will pick it up: say so on the import instead of
+                // leaving it Pending forever, and drop the stored file so nothing is kept that nobody will import.
+                import.Status = ImportStatus.Failed;
+                import.Error = $"The import could not be queued ({e.GetType().Name}: {e.Message}); upload the file again.";
+                import.FinishedAt = time.GetUtcNow();
+                import.UploadOid = null;
+                await LargeObjects.DeleteAsync(connection, upload.Oid, CancellationToken.None);
+                await db.SaveChangesAsync(CancellationToken.None);
+                throw;
+            }
             return import;
         }
         finally
