@@ -1,3 +1,4 @@
+using Dashboard.Resources;
 using Dashboard.Telemetry;
 using Dashboard.Tenants;
 using Microsoft.AspNetCore.Mvc;
@@ -19,6 +20,32 @@ internal static class DashboardApi
         api.MapGet("tenants/{tenant}", OneTenant);
         api.MapGet("metrics", (TelemetryStore store) => Results.Ok(MetricQueries.Names(store.Metrics.Snapshot())));
         api.MapGet("metrics/chart", Chart);
+        api.MapGet("resources", ResourcesAsync);
+        api.MapGet("resources/{name}/console", (ResourceClient client, string name, CancellationToken ct) => ForwardAsync(client, $"resources/{Uri.EscapeDataString(name)}/console", post: false, ct));
+        api.MapPost("resources/{name}/actions/{action}", (ResourceClient client, string name, string action, CancellationToken ct) =>
+            ForwardAsync(client, $"resources/{Uri.EscapeDataString(name)}/{Uri.EscapeDataString(action)}", post: true, ct));
+    }
+
+    private static async Task<IResult> ResourcesAsync(ResourceClient client, CancellationToken cancellationToken)
+    {
+        if (!client.IsConfigured)
+        {
+            return Results.Ok(new { error = "No AppHost resource API is configured (Dashboard:ResourceServiceUrl): the Dashboard was started on its own." });
+        }
+        var (status, json) = await client.GetAsync("resources", cancellationToken);
+        return status == StatusCodes.Status200OK
+            ? Results.Text(json, "application/json")
+            : Results.Ok(new { error = $"The AppHost answered {status}: {json}" });
+    }
+
+    private static async Task<IResult> ForwardAsync(ResourceClient client, string path, bool post, CancellationToken cancellationToken)
+    {
+        if (!client.IsConfigured)
+        {
+            return Results.NotFound();
+        }
+        var (status, body) = post ? await client.PostAsync(path, cancellationToken) : await client.GetAsync(path, cancellationToken);
+        return Results.Text(body, status == StatusCodes.Status200OK ? "application/json" : "text/plain", statusCode: status);
     }
 
     internal static DateTimeOffset Time(ulong unixNs) => DateTimeOffset.FromUnixTimeMilliseconds((long)(unixNs / 1_000_000));

@@ -1,12 +1,5 @@
-using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using System.Net;
 using System.Text.Json;
-using OpenTelemetry;
-using OpenTelemetry.Exporter;
-using OpenTelemetry.Metrics;
-using OpenTelemetry.Resources;
-using OpenTelemetry.Trace;
 
 namespace Tests.Dashboard;
 
@@ -62,7 +55,7 @@ public sealed class DashboardApiTests
     public async Task The_tenants_api_gives_per_queue_failure_rate_and_wait_time_and_the_tenant_failures_link_their_traces()
     {
         await using var dashboard = await DashboardHost.StartAsync();
-        var (failedTraceId, _) = ExportQueueTelemetry(dashboard);
+        var failedTraceId = SampleTelemetry.Export(dashboard.BaseAddress, DashboardHost.ApiKey);
         using var browser = Browser(dashboard);
         await LogInAsync(browser);
 
@@ -79,7 +72,7 @@ public sealed class DashboardApiTests
         var tenantPage = await GetJsonAsync(browser, "/api/tenants/tenant-a");
         var failure = Assert.Single(tenantPage.GetProperty("failures").EnumerateArray());
         Assert.Equal(failedTraceId, failure.GetProperty("traceId").GetString());
-        Assert.Equal("SMTP refused", failure.GetProperty("message").GetString());
+        Assert.Equal(SampleTelemetry.FailureMessage, failure.GetProperty("message").GetString());
         Assert.Empty((await GetJsonAsync(browser, "/api/tenants/tenant-b")).GetProperty("failures").EnumerateArray());
 
         var trace = await GetJsonAsync(browser, "/api/traces/" + failedTraceId);
@@ -89,55 +82,10 @@ public sealed class DashboardApiTests
         var onlyB = await GetJsonAsync(browser, "/api/traces?tenant=tenant-b");
         Assert.All(onlyB.EnumerateArray(), t => Assert.Equal(["tenant-b"], t.GetProperty("tenants").EnumerateArray().Select(x => x.GetString())));
         Assert.Single(onlyB.EnumerateArray());
-    }
 
-    /// <summary>What a worker exports: Queue metrics for two tenants, and one failed job's trace for tenant-a.</summary>
-    private static (string FailedTraceId, string OkTraceId) ExportQueueTelemetry(DashboardHost dashboard)
-    {
-        using var meter = new Meter("dashboard-test-" + Guid.NewGuid());
-        using var source = new ActivitySource("dashboard-test-" + Guid.NewGuid());
-        var completed = meter.CreateCounter<long>("queue.jobs.completed");
-        var failed = meter.CreateCounter<long>("queue.jobs.failed");
-        var waitTime = meter.CreateHistogram<double>("queue.job.wait_time", "s");
-        meter.CreateObservableGauge("queue.jobs.waiting", () => new Measurement<long>(4, new("messaging.destination.name", "emails"), new("tenant.id", "tenant-a")));
-        KeyValuePair<string, object?>[] Tags(string tenant) => [new("messaging.destination.name", "emails"), new("tenant.id", tenant)];
-        void Configure(OtlpExporterOptions o, string signal)
-        {
-            o.Endpoint = dashboard.Url("/v1/" + signal);
-            o.Protocol = OtlpExportProtocol.HttpProtobuf;
-            o.Headers = "x-otlp-api-key=" + DashboardHost.ApiKey;
-        }
-        string failedTrace, okTrace;
-        using (var metrics = Sdk.CreateMeterProviderBuilder().SetResourceBuilder(ResourceBuilder.CreateEmpty().AddService("workers"))
-            .AddMeter(meter.Name).AddOtlpExporter((o, _) => Configure(o, "metrics")).Build())
-        using (var tracing = Sdk.CreateTracerProviderBuilder().SetResourceBuilder(ResourceBuilder.CreateEmpty().AddService("workers"))
-            .AddSource(source.Name).AddOtlpExporter(o => Configure(o, "traces")).Build())
-        {
-            completed.Add(3, Tags("tenant-a"));
-            failed.Add(1, Tags("tenant-a"));
-            completed.Add(2, Tags("tenant-b"));
-            foreach (var wait in new[] { 0.5, 1.5, 0.5, 1.5 })
-            {
-                waitTime.Record(wait, Tags("tenant-a"));
-            }
-            using (var send = source.StartActivity("POST /api/runs", ActivityKind.Server)!)
-            {
-                send.SetTag("tenant.id", "tenant-a");
-                failedTrace = send.TraceId.ToHexString();
-                using var process = source.StartActivity("process emails", ActivityKind.Consumer)!;
-                process.SetTag("tenant.id", "tenant-a");
-                process.SetTag("messaging.destination.name", "emails");
-                process.SetTag("job.name", "send-email");
-                process.SetStatus(ActivityStatusCode.Error, "SMTP refused");
-            }
-            using (var other = source.StartActivity("process emails", ActivityKind.Consumer)!)
-            {
-                other.SetTag("tenant.id", "tenant-b");
-                okTrace = other.TraceId.ToHexString();
-            }
-            Assert.True(metrics.ForceFlush(10_000));
-            Assert.True(tracing.ForceFlush(10_000));
-        }
-        return (failedTrace, okTrace);
+        var logsOfA = await GetJsonAsync(browser, "/api/logs?tenant=tenant-a");
+        Assert.Equal([SampleTelemetry.TenantALog], logsOfA.EnumerateArray().Select(l => l.GetProperty("message").GetString()));
+        var byAttribute = await GetJsonAsync(browser, "/api/logs?attr=tenant.id%3Dtenant-b&level=Information");
+        Assert.Equal([SampleTelemetry.TenantBLog], byAttribute.EnumerateArray().Select(l => l.GetProperty("message").GetString()));
     }
 }
