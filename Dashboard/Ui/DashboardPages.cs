@@ -35,14 +35,14 @@ internal static class DashboardPages
     private const string Tenants =
         "<h1>Tenants</h1><p class=\"muted\">Per queue over the last <select id=\"minutes\"><option>1</option><option selected>5</option><option>15</option><option>60</option></select> minutes, from the Queue meter.</p>"
         + "<div id=\"tenants\" data-page=\"tenants\"><p class=\"muted\">Loading…</p></div>"
-        + "<div class=\"charts\"><figure><figcaption>Jobs finished per minute, per tenant</figcaption><canvas id=\"chart-throughput\" width=\"560\" height=\"220\"></canvas></figure>"
+        + "<div class=\"charts\"><figure><figcaption>Jobs completed per minute, per tenant</figcaption><canvas id=\"chart-throughput\" width=\"560\" height=\"220\"></canvas></figure>"
         + "<figure><figcaption>Mean wait time (s), per tenant</figcaption><canvas id=\"chart-wait\" width=\"560\" height=\"220\"></canvas></figure></div>";
 
     private static string Tenant(string tenant) =>
         $"<h1>Tenant <span id=\"tenant-name\">{E(tenant)}</span></h1>"
         + $"<p><a href=\"/logs?tenant={Uri.EscapeDataString(tenant)}\">Logs of {E(tenant)}</a> · <a href=\"/traces?tenant={Uri.EscapeDataString(tenant)}\">Traces of {E(tenant)}</a> · <a href=\"/traces?tenant={Uri.EscapeDataString(tenant)}&amp;errors=true\">Failed traces</a></p>"
         + $"<div id=\"tenant\" data-page=\"tenant\" data-tenant=\"{E(tenant)}\"><p class=\"muted\">Loading…</p></div>"
-        + "<div class=\"charts\"><figure><figcaption>Jobs finished per minute, per queue</figcaption><canvas id=\"chart-throughput\" width=\"560\" height=\"220\"></canvas></figure>"
+        + "<div class=\"charts\"><figure><figcaption>Jobs completed per minute, per queue</figcaption><canvas id=\"chart-throughput\" width=\"560\" height=\"220\"></canvas></figure>"
         + "<figure><figcaption>Mean wait time (s), per queue</figcaption><canvas id=\"chart-wait\" width=\"560\" height=\"220\"></canvas></figure></div>"
         + "<h2>Recent failures</h2><div id=\"failures\"><p class=\"muted\">Loading…</p></div>";
 

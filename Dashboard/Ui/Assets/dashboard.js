@@ -86,6 +86,8 @@
       });
       ctx.stroke();
       ctx.fillStyle = color(s.group);
+      // Dots too, so a lone value (one bucket with data) still shows.
+      s.values.forEach((v, i) => { if (v !== null) { ctx.beginPath(); ctx.arc(x(i), y(v), 2.5, 0, 2 * Math.PI); ctx.fill(); } });
       ctx.fillText(s.group, w - right + 8, top + 12 + index * 14);
     });
   }
