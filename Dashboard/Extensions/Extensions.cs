@@ -14,6 +14,7 @@ public static class Extensions
         builder.Services.AddSingleton<TelemetryStore>();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddHealthChecks();
+        builder.Services.AddGrpc();
         builder.Services.AddHttpClient();
         builder.Services.AddSingleton<Resources.ResourceClient>();
 
@@ -56,6 +57,7 @@ public static class Extensions
         app.MapHealthChecks("/health").AllowAnonymous();
         app.MapHealthChecks("/alive").AllowAnonymous();
         app.MapOtlpHttpApi();
+        app.MapOtlpGrpcServices();
         app.MapLogin();
         app.MapDashboardApi();
         app.MapDashboardPages();

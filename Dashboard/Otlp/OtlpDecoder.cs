@@ -11,7 +11,7 @@ using ProtoStatus = OpenTelemetry.Proto.Trace.V1.Status.Types.StatusCode;
 namespace Dashboard.Otlp;
 
 /// <summary>Turns OTLP export requests into the Dashboard's records.</summary>
-internal static class OtlpDecoder
+internal static partial class OtlpDecoder
 {
     public static IEnumerable<SpanRecord> Spans(ExportTraceServiceRequest request)
     {
@@ -64,7 +64,7 @@ internal static class OtlpDecoder
                         category,
                         Level((int)log.SeverityNumber, log.SeverityText),
                         (int)log.SeverityNumber,
-                        Render(log.Body),
+                        Message(Render(log.Body), attributes),
                         log.TraceId.IsEmpty ? null : Convert.ToHexStringLower(log.TraceId.Span),
                         log.SpanId.IsEmpty ? null : Convert.ToHexStringLower(log.SpanId.Span),
                         attributes);
@@ -111,6 +111,26 @@ internal static class OtlpDecoder
             }
         }
     }
+
+    /// <summary>
+    /// A .NET exporter without <c>IncludeFormattedMessage</c> sends the template as the body (and its arguments as
+    /// attributes): fill the placeholders so the message reads as the service wrote it.
+    /// </summary>
+    private static string Message(string body, Dictionary<string, string> attributes)
+    {
+        if (!body.Contains('{', StringComparison.Ordinal) || (attributes.TryGetValue("{OriginalFormat}", out var template) && template != body))
+        {
+            return body;
+        }
+        return Placeholder().Replace(body, match =>
+        {
+            var name = match.Groups[1].Value;
+            return attributes.TryGetValue(name, out var value) ? value : match.Value;
+        });
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\{@?([^{}:,]+)(?:[,:][^{}]*)?\}")]
+    private static partial System.Text.RegularExpressions.Regex Placeholder();
 
     private static MetricPoint Number(string service, string instance, Metric metric, MetricKind kind, bool cumulative, NumberDataPoint point) =>
         new(service, instance, metric.Name, metric.Unit, kind, cumulative, point.StartTimeUnixNano, point.TimeUnixNano,

@@ -44,7 +44,7 @@ internal static class MetricQueries
     /// <summary>The latest point of each attribute set (across processes: a gauge every worker reports is counted once).</summary>
     public static IEnumerable<MetricPoint> Latest(IEnumerable<MetricPoint> points, string name, ulong sinceNs) =>
         points.Where(p => p.Name == name && p.TimeNs >= sinceNs)
-            .GroupBy(p => string.Join(",", p.Attributes.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => a.Key + "=" + a.Value)))
+            .GroupBy(p => p.AttributeKey)
             .Select(g => g.MaxBy(p => p.TimeNs)!);
 
     public static IReadOnlyList<string> Names(IEnumerable<MetricPoint> points) =>

@@ -60,6 +60,9 @@ internal sealed record MetricPoint(
     ulong Count,
     IReadOnlyDictionary<string, string> Attributes)
 {
-    /// <summary>Identifies the time series: the exporting process and the point's attributes.</summary>
-    public string SeriesKey => ServiceInstance + "|" + Name + "|" + string.Join(",", Attributes.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => a.Key + "=" + a.Value));
+    /// <summary>The point's attributes in key order, as text: identifies an attribute set across processes.</summary>
+    public string AttributeKey { get; } = string.Join(",", Attributes.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => a.Key + "=" + a.Value));
+
+    /// <summary>Identifies the time series: the exporting process, the instrument and the point's attributes.</summary>
+    public string SeriesKey => ServiceInstance + "|" + Name + "|" + AttributeKey;
 }

@@ -1,10 +1,10 @@
 using System.Net;
+using System.Net.Sockets;
 using Dashboard.Extensions;
 using Dashboard.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -19,13 +19,18 @@ internal sealed class DashboardHost : IAsyncDisposable
 
     private readonly WebApplication _app;
 
-    private DashboardHost(WebApplication app, Uri baseAddress)
+    private DashboardHost(WebApplication app, Uri baseAddress, Uri grpcAddress)
     {
         _app = app;
         BaseAddress = baseAddress;
+        GrpcAddress = grpcAddress;
     }
 
+    /// <summary>The UI and OTLP/HTTP (HTTP/1.1).</summary>
     public Uri BaseAddress { get; }
+
+    /// <summary>OTLP/gRPC (HTTP/2 without TLS).</summary>
+    public Uri GrpcAddress { get; }
 
     public TelemetryStore Store => _app.Services.GetRequiredService<TelemetryStore>();
 
@@ -41,14 +46,25 @@ internal sealed class DashboardHost : IAsyncDisposable
         {
             builder.Configuration.AddInMemoryCollection(settings);
         }
-        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+        var (httpPort, grpcPort) = (FreePort(), FreePort());
+        builder.WebHost.UseKestrel(kestrel =>
+        {
+            kestrel.Listen(IPAddress.Loopback, httpPort);
+            kestrel.Listen(IPAddress.Loopback, grpcPort, listen => listen.Protocols = HttpProtocols.Http2);
+        });
         builder.Logging.ClearProviders();
         builder.AddDashboardServices();
         var app = builder.Build();
         app.MapDashboard();
         await app.StartAsync(TestContext.Current.CancellationToken);
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        return new DashboardHost(app, new Uri(address));
+        return new DashboardHost(app, new Uri($"http://127.0.0.1:{httpPort}"), new Uri($"http://127.0.0.1:{grpcPort}"));
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public Uri Url(string relative) => new(BaseAddress, relative);

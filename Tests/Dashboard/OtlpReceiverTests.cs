@@ -136,6 +136,48 @@ public sealed class OtlpReceiverTests
     }
 
     [Fact]
+    public async Task Traces_logs_and_metrics_exported_over_grpc_arrive_and_a_wrong_key_is_refused()
+    {
+        await using var dashboard = await DashboardHost.StartAsync();
+        using var source = new ActivitySource("receiver-test-" + Guid.NewGuid());
+        using var meter = new Meter("receiver-test-" + Guid.NewGuid());
+        var completed = meter.CreateCounter<long>("queue.jobs.completed");
+        OtlpExporterOptions Grpc(OtlpExporterOptions o, string apiKey)
+        {
+            o.Endpoint = dashboard.GrpcAddress;
+            o.Protocol = OtlpExportProtocol.Grpc;
+            o.Headers = "x-otlp-api-key=" + apiKey;
+            return o;
+        }
+        using (var tracing = Sdk.CreateTracerProviderBuilder().SetResourceBuilder(Service("scheduler")).AddSource(source.Name).AddOtlpExporter(o => Grpc(o, DashboardHost.ApiKey)).Build())
+        using (var metrics = Sdk.CreateMeterProviderBuilder().SetResourceBuilder(Service("scheduler")).AddMeter(meter.Name).AddOtlpExporter((o, _) => Grpc(o, DashboardHost.ApiKey)).Build())
+        using (var logging = LoggerFactory.Create(b => b.AddOpenTelemetry(o =>
+        {
+            o.SetResourceBuilder(Service("scheduler"));
+            o.AddOtlpExporter(e => Grpc(e, DashboardHost.ApiKey));
+        })))
+        {
+            source.StartActivity("reconcile recurring jobs")!.Dispose();
+            completed.Add(1, new KeyValuePair<string, object?>("tenant.id", "tenant-c"));
+#pragma warning disable CA1848 // one log line, as any service writes it
+            logging.CreateLogger("Scheduler").LogInformation("Reconciled {Count} recurring jobs", 6);
+#pragma warning restore CA1848
+            Assert.True(tracing.ForceFlush(10_000));
+            Assert.True(metrics.ForceFlush(10_000));
+        }
+        using (var refused = Sdk.CreateTracerProviderBuilder().AddSource(source.Name).AddOtlpExporter(o => Grpc(o, "wrong-key")).Build())
+        {
+            source.StartActivity("refused")!.Dispose();
+            refused.ForceFlush(10_000);
+        }
+
+        var span = Assert.Single(dashboard.Store.Spans.Snapshot());
+        Assert.Equal(("scheduler", "reconcile recurring jobs"), (span.Service, span.Name));
+        Assert.Equal("Reconciled 6 recurring jobs", Assert.Single(dashboard.Store.Logs.Snapshot()).Message);
+        Assert.Equal("tenant-c", dashboard.Store.Metrics.Snapshot().Last(p => p.Name == "queue.jobs.completed").Attributes["tenant.id"]);
+    }
+
+    [Fact]
     public async Task An_export_with_a_wrong_api_key_is_refused_and_nothing_is_stored()
     {
         await using var dashboard = await DashboardHost.StartAsync();
