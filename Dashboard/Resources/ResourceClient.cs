@@ -8,9 +8,39 @@ namespace Dashboard.Resources;
 /// Reads resource states and console output from the AppHost's loopback resource API (Hosting's
 /// <c>ResourceService</c>) and forwards stop/start/restart to it. The AppHost's JSON passes through unchanged.
 /// </summary>
-internal sealed class ResourceClient(IHttpClientFactory httpClients, IOptions<DashboardOptions> options)
+internal sealed class ResourceClient(IHttpClientFactory httpClients, IOptions<DashboardOptions> options, TimeProvider time)
 {
+    private static readonly TimeSpan TenantCacheTime = TimeSpan.FromSeconds(10);
+    private (DateTimeOffset At, IReadOnlyList<string> Tenants) _tenants = (DateTimeOffset.MinValue, []);
+
     public bool IsConfigured => options.Value.ResourceServiceUrl is not null;
+
+    /// <summary>
+    /// The tenants the topology declares (each tenant web's <c>INSTANCE_TENANT_ID</c>), so an idle tenant is listed
+    /// before it has sent any telemetry. Empty without the AppHost; cached for a few seconds.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> DeclaredTenantsAsync(CancellationToken cancellationToken)
+    {
+        var cached = _tenants;
+        if (!IsConfigured || time.GetUtcNow() - cached.At < TenantCacheTime)
+        {
+            return cached.Tenants;
+        }
+        var (status, json) = await GetAsync("resources", cancellationToken);
+        IReadOnlyList<string> tenants = [];
+        if (status == StatusCodes.Status200OK)
+        {
+            using var document = JsonDocument.Parse(json);
+            tenants = [.. document.RootElement.GetProperty("resources").EnumerateArray()
+                .SelectMany(r => r.TryGetProperty("environment", out var environment) ? environment.EnumerateArray() : [])
+                .Where(e => e.GetProperty("name").GetString() == "INSTANCE_TENANT_ID" && !e.GetProperty("secret").GetBoolean())
+                .Select(e => e.GetProperty("value").GetString())
+                .OfType<string>()
+                .Distinct()];
+        }
+        _tenants = (time.GetUtcNow(), tenants);
+        return tenants;
+    }
 
     public async Task<(int Status, string Json)> GetAsync(string path, CancellationToken cancellationToken)
     {

@@ -35,13 +35,15 @@ internal static class TenantOverview
     /// <summary>A failed span of the tenant: a job attempt (consumer span) or any other operation that set an error status.</summary>
     internal sealed record Failure(ulong TimeNs, string Service, string Name, string? Queue, string? Job, string? JobId, string? Message, string TraceId, string SpanId);
 
-    public static List<TenantFigures> All(TelemetryStore store, ulong nowNs, int minutes)
+    /// <summary>Every tenant declared (<paramref name="declared"/>) or seen in telemetry, with its figures over the window.</summary>
+    public static List<TenantFigures> All(TelemetryStore store, ulong nowNs, int minutes, IEnumerable<string>? declared = null)
     {
         var sinceNs = nowNs - (ulong)minutes * 60_000_000_000UL;
         var points = store.Metrics.Snapshot();
         var spans = store.Spans.Snapshot();
         var tenants = points.Where(p => p.Name.StartsWith("queue.", StringComparison.Ordinal)).Select(p => p.Attributes.GetValueOrDefault(TenantKey))
             .Concat(spans.Select(s => s.Tenant))
+            .Concat(declared ?? [])
             .OfType<string>()
             .Where(t => t is not ("none" or ""))
             .Distinct()

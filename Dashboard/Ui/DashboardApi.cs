@@ -129,8 +129,8 @@ internal static class DashboardApi
         });
     }
 
-    private static IResult AllTenants(TelemetryStore store, TimeProvider time, int? minutes) =>
-        Results.Ok(TenantOverview.All(store, NowNs(time), Math.Clamp(minutes ?? 5, 1, 120)).Select(Figures));
+    private static async Task<IResult> AllTenants(TelemetryStore store, TimeProvider time, ResourceClient resources, int? minutes, CancellationToken cancellationToken) =>
+        Results.Ok(TenantOverview.All(store, NowNs(time), Math.Clamp(minutes ?? 5, 1, 120), await resources.DeclaredTenantsAsync(cancellationToken)).Select(Figures));
 
     private static IResult OneTenant(TelemetryStore store, TimeProvider time, string tenant, int? minutes)
     {

@@ -1,5 +1,8 @@
 using System.Net;
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 
 namespace Tests.Dashboard;
 
@@ -87,5 +90,39 @@ public sealed class DashboardApiTests
         Assert.Equal([SampleTelemetry.TenantALog], logsOfA.EnumerateArray().Select(l => l.GetProperty("message").GetString()));
         var byAttribute = await GetJsonAsync(browser, "/api/logs?attr=tenant.id%3Dtenant-b&level=Information");
         Assert.Equal([SampleTelemetry.TenantBLog], byAttribute.EnumerateArray().Select(l => l.GetProperty("message").GetString()));
+    }
+
+    [Fact]
+    public async Task Tenants_declared_by_the_topology_are_listed_before_they_send_telemetry_and_resources_come_from_the_apphost()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        // A stand-in for the AppHost's resource API.
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        await using var apphost = builder.Build();
+        string? authorization = null;
+        apphost.MapGet("/resources", (HttpContext http) =>
+        {
+            authorization = http.Request.Headers.Authorization;
+            return Results.Text(
+                """{"resources":[{"name":"web-tenant-c","type":"Project","state":"Healthy","environment":[{"name":"INSTANCE_TENANT_ID","value":"tenant-c","secret":false}]}]}""",
+                "application/json");
+        });
+        await apphost.StartAsync(ct);
+        var apphostUrl = apphost.Urls.Single();
+        await using var dashboard = await DashboardHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Dashboard:ResourceServiceUrl"] = apphostUrl,
+            ["Dashboard:ResourceServiceApiKey"] = "resource-key",
+        });
+        using var browser = Browser(dashboard);
+        await LogInAsync(browser);
+
+        var tenants = await GetJsonAsync(browser, "/api/tenants");
+        var resources = await GetJsonAsync(browser, "/api/resources");
+
+        Assert.Equal(["tenant-c"], tenants.EnumerateArray().Select(t => t.GetProperty("tenant").GetString()));
+        Assert.Equal("web-tenant-c", resources.GetProperty("resources")[0].GetProperty("name").GetString());
+        Assert.Equal("Bearer resource-key", authorization);
     }
 }
