@@ -65,6 +65,11 @@ public sealed class DashboardBrowserTests
             await Assertions.Expect(page.Locator($"tr[data-resource='{resource}'] td.state")).ToHaveTextAsync("Healthy");
         }
         await Assertions.Expect(page.Locator("tr[data-resource='dashboard'] td.secret").First).ToHaveTextAsync("••••••••");
+        await Assertions.Expect(page.Locator("tr[data-resource='web-tenant-a'] button", new() { HasText = "restart" })).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("tr[data-resource='valkey'] button", new() { HasText = "restart" })).ToHaveCountAsync(0);
+        await page.Locator("tr[data-resource='workers'] button", new() { HasText = "Console" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#console-lines")).ToContainTextAsync("Loaded 2 tenant configurations");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Path.GetDirectoryName(ScreenshotPath)!, "dashboard-resources-page.png"), FullPage = true });
 
         // Tenants: tenant-a's emails queue had 3 completed and 1 failed job.
         await page.GetByRole(AriaRole.Link, new() { Name = "Tenants", Exact = true }).ClickAsync();
@@ -85,6 +90,7 @@ public sealed class DashboardBrowserTests
         await failure.GetByRole(AriaRole.Link, new() { Name = "trace" }).ClickAsync();
         await Assertions.Expect(page).ToHaveURLAsync(new Regex("/traces/" + failedTrace));
         await Assertions.Expect(page.Locator(".span-row")).ToHaveCountAsync(2);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Path.GetDirectoryName(ScreenshotPath)!, "dashboard-trace-page.png"), FullPage = true });
         await Assertions.Expect(page.Locator(".span-row.error")).ToContainTextAsync("process emails");
         await Assertions.Expect(page.Locator("#span-details")).ToContainTextAsync(SampleTelemetry.FailureMessage);
 

@@ -125,6 +125,8 @@
         const data = await getJson('/api/resources');
         if (!data) return;
         if (data.error) { replace(root, h('p', { className: 'muted' }, data.error)); return; }
+        // Redrawing every poll must not close what the operator opened.
+        const open = new Set([...root.querySelectorAll('details[open]')].map(d => d.dataset.name));
         replace(root, table(['Name', 'Type', 'State', 'Health', 'Started', 'Endpoints', 'Environment', 'Actions'],
           data.resources.map(r => h('tr', { 'data-resource': r.name },
             h('td', {}, h('b', {}, r.name)),
@@ -133,11 +135,11 @@
             h('td', {}, r.health || '–'),
             h('td', {}, r.startTime ? fmtTime(r.startTime) : '–'),
             h('td', {}, (r.endpoints || []).map(e => h('div', {}, e.url.startsWith('http') ? link(e.url, e.url) : e.url))),
-            h('td', {}, h('details', {}, h('summary', {}, (r.environment || []).length + ' variables'),
+            h('td', {}, h('details', { 'data-name': r.name, open: open.has(r.name) }, h('summary', {}, (r.environment || []).length + ' variables'),
               h('table', { className: 'env' }, (r.environment || []).map(e => h('tr', {}, h('td', {}, e.name), h('td', { className: e.secret ? 'secret' : '' }, e.value)))))),
             h('td', { className: 'actions' },
               h('button', { onclick: () => { selected = r.name; document.getElementById('console-name').textContent = r.name; consoleBox.hidden = false; } }, 'Console'),
-              ['stop', 'start', 'restart'].map(a => h('button', { onclick: () => act(r.name, a) }, a))),
+              r.canBeRestarted ? ['stop', 'start', 'restart'].map(a => h('button', { onclick: () => act(r.name, a) }, a)) : []),
           )), 'No resources reported by the AppHost.'));
         if (selected) {
           const out = await getJson(`/api/resources/${encodeURIComponent(selected)}/console`);
