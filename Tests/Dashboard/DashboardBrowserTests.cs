@@ -7,7 +7,7 @@ namespace Tests.Dashboard;
 
 /// <summary>
 /// An operator's round in headless Chromium, on the AppHost's own topology (two tenants) with the Dashboard it
-/// starts: log in with the printed token, see the resources, open a tenant, follow a failure to its trace, filter
+/// starts: log in with the printed token, see the resources and restart one, open a tenant, follow a failure to its trace, filter
 /// logs by tenant. The failed job's telemetry is exported by the test with the OpenTelemetry SDK, with the
 /// topology's generated OTLP key, the way a worker exports it.
 /// </summary>
@@ -20,7 +20,7 @@ public sealed class DashboardBrowserTests
     public static string ScreenshotPath => Path.Combine(AppContext.BaseDirectory, "artifacts", "dashboard-tenant-page.png");
 
     [Fact]
-    public async Task An_operator_logs_in_sees_the_resources_opens_a_tenant_follows_a_failure_to_its_trace_and_filters_logs_by_tenant()
+    public async Task An_operator_logs_in_sees_and_restarts_resources_opens_a_tenant_follows_a_failure_to_its_trace_and_filters_logs_by_tenant()
     {
         var cancellationToken = TestContext.Current.CancellationToken;
         using var scope = AppHostScope.Create();
@@ -67,6 +67,14 @@ public sealed class DashboardBrowserTests
         await Assertions.Expect(page.Locator("tr[data-resource='dashboard'] td.secret").First).ToHaveTextAsync("••••••••");
         await Assertions.Expect(page.Locator("tr[data-resource='web-tenant-a'] button", new() { HasText = "restart" })).ToBeVisibleAsync();
         await Assertions.Expect(page.Locator("tr[data-resource='valkey'] button", new() { HasText = "restart" })).ToHaveCountAsync(0);
+        // Restart one tenant's web from the page: it comes back healthy, in a new process.
+        var webB = page.Locator("tr[data-resource='web-tenant-b']");
+        var pidBefore = Assert.Single(app.GetResourceStates().Single(r => r.Name == "web-tenant-b").ProcessIds);
+        await webB.Locator("button", new() { HasText = "restart" }).ClickAsync();
+        await WaitUntilAsync(() => app.GetResourceStates().Single(r => r.Name == "web-tenant-b").ProcessIds is [var pid] && pid != pidBefore);
+        await app.WaitForResourceHealthyAsync("web-tenant-b", cancellationToken).WaitAsync(StartTimeout, cancellationToken);
+        await Assertions.Expect(webB.Locator("td.state")).ToHaveTextAsync("Healthy");
+
         await page.Locator("tr[data-resource='workers'] button", new() { HasText = "Console" }).ClickAsync();
         await Assertions.Expect(page.Locator("#console-lines")).ToContainTextAsync("Loaded 2 tenant configurations");
         await page.ScreenshotAsync(new() { Path = Path.Combine(Path.GetDirectoryName(ScreenshotPath)!, "dashboard-resources-page.png"), FullPage = true });
@@ -106,7 +114,7 @@ public sealed class DashboardBrowserTests
 
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
-        for (var i = 0; i < 100 && !condition(); i++)
+        for (var i = 0; i < 300 && !condition(); i++)
         {
             await Task.Delay(100, TestContext.Current.CancellationToken);
         }
