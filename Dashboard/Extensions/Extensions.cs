@@ -10,7 +10,9 @@ public static class Extensions
     /// <summary>Options, the telemetry stores, the resource client and the browser login.</summary>
     public static IHostApplicationBuilder AddDashboardServices(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<DashboardOptions>().BindConfiguration(DashboardOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<DashboardOptions>().BindConfiguration(DashboardOptions.Section).ValidateDataAnnotations().ValidateOnStart()
+            // Started on its own without a token, the Dashboard makes one and logs the login URL, as Aspire's does.
+            .PostConfigure(options => options.LoginToken ??= Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)));
         builder.Services.AddSingleton<TelemetryStore>();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddHealthChecks();
@@ -61,6 +63,20 @@ public static class Extensions
         app.MapLogin();
         app.MapDashboardApi();
         app.MapDashboardPages();
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var options = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<DashboardOptions>>().Value;
+            if (!options.Unsecured && app.Configuration[$"{DashboardOptions.Section}:{nameof(DashboardOptions.LoginToken)}"] is null)
+            {
+                DashboardLog.LoginUrl(app.Logger, string.Join(", ", app.Urls.Select(u => $"{u.TrimEnd('/')}/login?t={options.LoginToken}")));
+            }
+        });
         return app;
     }
+}
+
+internal static partial class DashboardLog
+{
+    [LoggerMessage(1, LogLevel.Warning, "No Dashboard:LoginToken was configured; log in at {LoginUrl}")]
+    public static partial void LoginUrl(ILogger logger, string loginUrl);
 }
