@@ -5,6 +5,9 @@ var builder = DistributedApplication.CreateBuilder(args);
 
 var tenants = Tenants.Load(builder);
 
+// First, as Aspire's dashboard: every project exports its telemetry here and waits for it to be up.
+builder.AddDashboard<Projects.Dashboard>("dashboard");
+
 var valkey = builder.AddValkey("valkey");
 var postgres = builder.AddPostgres("postgres");
 var smtp = builder.AddSmtpServer("smtp");

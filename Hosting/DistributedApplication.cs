@@ -13,6 +13,7 @@ public sealed class DistributedApplication : IAsyncDisposable
 {
     private readonly DistributedApplicationBuilder _builder;
     private readonly Orchestrator _orchestrator;
+    private ResourceService? _resourceService;
     private int _stopped;
 
     internal DistributedApplication(DistributedApplicationBuilder builder)
@@ -20,8 +21,17 @@ public sealed class DistributedApplication : IAsyncDisposable
         _builder = builder;
         var output = new OutputSink(builder.Options.Output ?? Console.WriteLine);
         Directory.CreateDirectory(builder.StateDirectory);
+        var dashboard = builder.Dashboard;
         var context = new RunContext(builder.Options, builder.StateDirectory, output, new ProcessRecord(Path.Combine(builder.StateDirectory, "processes.tsv")),
-            OtlpExport.Environment(builder.Configuration));
+            () => OtlpExport.Environment(builder.Configuration, dashboard?.Url, dashboard?.OtlpApiKey.Render(ValueTarget.Run)));
+        if (dashboard is not null)
+        {
+            // The Dashboard starts first, as Aspire's does: every other project waits for it, so none exports into the void.
+            foreach (var project in builder.Resources.OfType<ProjectResource>().Where(p => p != dashboard.Project && p.Waits.All(w => w.Resource != dashboard.Project)))
+            {
+                project.Waits.Add(new WaitDependency(dashboard.Project, WaitBehavior.Healthy));
+            }
+        }
         _orchestrator = new Orchestrator(builder.Resources, context);
     }
 
@@ -57,6 +67,10 @@ public sealed class DistributedApplication : IAsyncDisposable
             {
                 output.Write("apphost", line);
             }
+            if (_builder.Dashboard is { } dashboard)
+            {
+                output.Write("apphost", $"Dashboard: {dashboard.LoginUrl}");
+            }
             var count = _orchestrator.Runs.Count();
             output.Write("apphost", allHealthy
                 ? $"All {count.ToString(CultureInfo.InvariantCulture)} resources healthy in {SinceProcessStart()} s (state: {_builder.StateDirectory}). Ctrl+C stops everything."
@@ -71,12 +85,40 @@ public sealed class DistributedApplication : IAsyncDisposable
         _orchestrator.Context.Output.Write("apphost", "stopped");
     }
 
-    /// <summary>Starts every resource in the background; dependencies gate each one. Returns at once.</summary>
-    public Task StartAsync(CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Starts every resource in the background; dependencies gate each one. Returns once they are launched (with a
+    /// Dashboard, after the AppHost's resource API is listening); prints the Dashboard's login URL when it is healthy.
+    /// </summary>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        if (_builder.Dashboard is { } dashboard)
+        {
+            _resourceService = new ResourceService(_orchestrator.Context, dashboard.ResourceApiKey.Render(ValueTarget.Run));
+            await _resourceService.StartAsync(cancellationToken);
+            _builder.ResourceServiceUrl = _resourceService.Url;
+        }
         _orchestrator.Start();
-        return Task.CompletedTask;
+        if (_builder.Dashboard is { } started)
+        {
+            _ = AnnounceDashboardAsync(started);
+        }
+    }
+
+    /// <summary>The Dashboard's login URL (with its token), or null without a Dashboard.</summary>
+    public string? DashboardLoginUrl => _builder.Dashboard?.LoginUrl;
+
+    private async Task AnnounceDashboardAsync(DashboardResource dashboard)
+    {
+        try
+        {
+            await _orchestrator.Context.RunOf(dashboard.Project).Healthy;
+            _orchestrator.Context.Output.Write("apphost", $"Dashboard: {dashboard.LoginUrl}");
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException)
+        {
+            // Its failure is reported with its state.
+        }
     }
 
     /// <summary>Waits until the resource is healthy; throws if it (or a dependency) fails.</summary>
@@ -110,6 +152,10 @@ public sealed class DistributedApplication : IAsyncDisposable
         if (Interlocked.Exchange(ref _stopped, 1) == 0)
         {
             await _orchestrator.StopAsync();
+            if (_resourceService is not null)
+            {
+                await _resourceService.DisposeAsync();
+            }
         }
     }
 

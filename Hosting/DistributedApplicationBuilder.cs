@@ -82,6 +82,12 @@ public sealed class DistributedApplicationBuilder
 
     internal DistributedApplicationOptions Options { get; }
 
+    /// <summary>Set by <see cref="DashboardExtensions.AddDashboard"/>.</summary>
+    internal DashboardResource? Dashboard { get; set; }
+
+    /// <summary>The AppHost's resource API, once started (run mode with a Dashboard).</summary>
+    internal Uri? ResourceServiceUrl { get; set; }
+
     internal static Testing.TestingHook? TestingHook
     {
         get => CurrentTestingHook.Value;

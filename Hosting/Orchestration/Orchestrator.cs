@@ -6,6 +6,38 @@ using System.Text;
 
 namespace Hosting.Orchestration;
 
+/// <summary>The last lines of each resource's output. Thread-safe.</summary>
+internal sealed class ConsoleLog
+{
+    private const int LinesPerResource = 2000;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, Queue<string>> _lines = new(StringComparer.Ordinal);
+
+    public void Append(string resource, string line)
+    {
+        lock (_gate)
+        {
+            if (!_lines.TryGetValue(resource, out var lines))
+            {
+                _lines[resource] = lines = new Queue<string>();
+            }
+            if (lines.Count == LinesPerResource)
+            {
+                lines.Dequeue();
+            }
+            lines.Enqueue(line);
+        }
+    }
+
+    public IReadOnlyList<string> Lines(string resource)
+    {
+        lock (_gate)
+        {
+            return _lines.TryGetValue(resource, out var lines) ? [.. lines] : [];
+        }
+    }
+}
+
 /// <summary>Streams every resource's output with its name as prefix.</summary>
 internal sealed class OutputSink(Action<string> write)
 {
@@ -21,8 +53,10 @@ internal sealed class OutputSink(Action<string> write)
 }
 
 /// <summary>What every run shares: options, state directory, output, the other runs.</summary>
-internal sealed class RunContext(DistributedApplicationOptions options, string stateDirectory, OutputSink output, ProcessRecord processRecord, IReadOnlyDictionary<string, string>? otlpEnvironment = null)
+internal sealed class RunContext(DistributedApplicationOptions options, string stateDirectory, OutputSink output, ProcessRecord processRecord, Func<IReadOnlyDictionary<string, string>>? otlpEnvironment = null)
 {
+    private readonly Lazy<IReadOnlyDictionary<string, string>> _otlpEnvironment = new(otlpEnvironment ?? (() => new Dictionary<string, string>()));
+
     private readonly Lazy<Task<bool>> _containerRuntime = new(() => options.UseContainerRuntime is { } forced ? Task.FromResult(forced) : ContainerRuntime.WorksAsync());
 
     public DistributedApplicationOptions Options { get; } = options;
@@ -34,7 +68,14 @@ internal sealed class RunContext(DistributedApplicationOptions options, string s
     public ProcessRecord ProcessRecord { get; } = processRecord;
 
     /// <summary>What every project gets to export its telemetry (<see cref="OtlpExport"/>); empty when none is configured.</summary>
-    public IReadOnlyDictionary<string, string> OtlpEnvironment { get; } = otlpEnvironment ?? new Dictionary<string, string>();
+    /// <remarks>Computed on first use, after ports are allocated: the Dashboard's endpoint is one of them.</remarks>
+    public IReadOnlyDictionary<string, string> OtlpEnvironment => _otlpEnvironment.Value;
+
+    /// <summary>The recent output of every resource, for the Dashboard's console view.</summary>
+    public ConsoleLog Console { get; } = new();
+
+    /// <summary>Cancelled when the whole application stops; restarted resources run until then.</summary>
+    public CancellationToken Stopping { get; set; }
 
     public Task<bool> ContainerRuntimeWorks => _containerRuntime.Value;
 
@@ -130,6 +171,7 @@ internal sealed class Orchestrator(IReadOnlyList<IResource> resources, RunContex
     public void Start()
     {
         context.ProcessRecord.ReapLeftovers(context.Output);
+        context.Stopping = _stopping.Token;
         AllocatePorts();
         foreach (var resource in resources)
         {

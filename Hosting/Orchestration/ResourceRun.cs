@@ -28,9 +28,10 @@ internal abstract class ResourceRun(IResource resource, RunContext context)
 {
     private static readonly TimeSpan HealthPollInterval = TimeSpan.FromMilliseconds(100);
 
-    private readonly TaskCompletionSource _healthy = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _healthy = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _stopping;
+    private int _generation;
 
     public IResource Resource { get; } = resource;
 
@@ -52,7 +53,32 @@ internal abstract class ResourceRun(IResource resource, RunContext context)
         ? r.Endpoints.SelectMany(e => e.AllocatedPorts.Select(p => $"{e.Scheme}://127.0.0.1:{p.ToString(CultureInfo.InvariantCulture)}")).ToList()
         : [];
 
-    public ResourceSnapshot Snapshot() => new(Resource.Name, Type, State, Urls, Processes.Select(p => p.Id).ToList(), Error);
+    /// <summary>When the resource's processes were last started.</summary>
+    public DateTimeOffset? StartedAt { get; private set; }
+
+    /// <summary>Whether the Dashboard may stop and start it: processes the AppHost launches directly (not infrastructure).</summary>
+    public virtual bool CanBeRestarted => false;
+
+    public ResourceSnapshot Snapshot() => new(Resource.Name, Type, State, Urls, [.. Processes.Select(p => p.Id)], Error);
+
+    /// <summary>
+    /// Starts a stopped (or exited) resource again, in the background, with fresh health and completion gates.
+    /// Dependents already started are not restarted.
+    /// </summary>
+    public void Restart()
+    {
+        if (!CanBeRestarted || State is ResourceState.Waiting or ResourceState.Starting or ResourceState.Running or ResourceState.Healthy or ResourceState.Stopping)
+        {
+            throw new InvalidOperationException($"'{Resource.Name}' is {State}: it can be started only once it has stopped.");
+        }
+        Interlocked.Increment(ref _generation);
+        Processes.Clear();
+        Error = null;
+        _stopping = false;
+        _healthy = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _completed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _ = Task.Run(() => RunAsync(Context.Stopping));
+    }
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -61,6 +87,7 @@ internal abstract class ResourceRun(IResource resource, RunContext context)
             await WaitForDependenciesAsync(cancellationToken);
             SetState(ResourceState.Starting);
             await StartAsync(cancellationToken);
+            StartedAt = DateTimeOffset.UtcNow;
             foreach (var process in Processes)
             {
                 _ = WatchAsync(process);
@@ -117,7 +144,12 @@ internal abstract class ResourceRun(IResource resource, RunContext context)
 
     protected ManagedProcess Launch(ProcessLaunch launch, string? outputName = null)
     {
-        var process = ManagedProcess.Start(launch, line => Context.Output.Write(outputName ?? Resource.Name, line));
+        var replica = outputName is not null && outputName != Resource.Name ? $"[{outputName}] " : string.Empty;
+        var process = ManagedProcess.Start(launch, line =>
+        {
+            Context.Output.Write(outputName ?? Resource.Name, line);
+            Context.Console.Append(Resource.Name, replica + line);
+        });
         Processes.Add(process);
         Context.ProcessRecord.Add(Resource.Name, process.Id);
         return process;
@@ -176,8 +208,9 @@ internal abstract class ResourceRun(IResource resource, RunContext context)
 
     private async Task WatchAsync(ManagedProcess process)
     {
+        var generation = Volatile.Read(ref _generation);
         var exitCode = await process.Exited;
-        if (_stopping)
+        if (_stopping || generation != Volatile.Read(ref _generation))
         {
             return;
         }
@@ -218,6 +251,8 @@ internal sealed class ChildRun(IResourceWithParent resource, RunContext context)
 internal sealed class ProjectRun(ProjectResource project, RunContext context) : ResourceRun(project, context)
 {
     public override string Type => "Project";
+
+    public override bool CanBeRestarted => true;
 
     protected override Task StartAsync(CancellationToken cancellationToken)
     {
@@ -277,6 +312,8 @@ internal sealed class ProjectRun(ProjectResource project, RunContext context) : 
 internal sealed class ExecutableRun(ExecutableResource executable, RunContext context) : ResourceRun(executable, context)
 {
     public override string Type => "Executable";
+
+    public override bool CanBeRestarted => true;
 
     protected override Task StartAsync(CancellationToken cancellationToken)
     {

@@ -32,4 +32,28 @@ public sealed class OtlpExportTests
         Assert.Equal("1000", environment["OTEL_BLRP_SCHEDULE_DELAY"]);
         Assert.False(environment.ContainsKey("OTEL_EXPORTER_OTLP_HEADERS"));
     }
+
+    [Fact]
+    public void Without_an_endpoint_in_the_configuration_projects_export_to_the_dashboard_with_its_api_key()
+    {
+        var configuration = new ConfigurationBuilder().AddCommandLine(["--OTEL_BSP_SCHEDULE_DELAY", "500"]).Build();
+
+        var environment = OtlpExport.Environment(configuration, "http://127.0.0.1:18888", "the-key");
+
+        Assert.Equal("http://127.0.0.1:18888", environment["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        Assert.Equal("http/protobuf", environment["OTEL_EXPORTER_OTLP_PROTOCOL"]);
+        Assert.Equal("x-otlp-api-key=the-key", environment["OTEL_EXPORTER_OTLP_HEADERS"]);
+        Assert.Equal("500", environment["OTEL_BSP_SCHEDULE_DELAY"]);
+    }
+
+    [Fact]
+    public void An_endpoint_in_the_configuration_wins_over_the_dashboard()
+    {
+        var configuration = new ConfigurationBuilder().AddCommandLine(["--OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"]).Build();
+
+        var environment = OtlpExport.Environment(configuration, "http://127.0.0.1:18888", "the-key");
+
+        Assert.Equal("http://127.0.0.1:4318", environment["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        Assert.False(environment.ContainsKey("OTEL_EXPORTER_OTLP_HEADERS"));
+    }
 }
