@@ -29,8 +29,40 @@ public static class QueueTelemetry
     /// <summary>Last depths seen by this process's heartbeat, per queue and tenant.</summary>
     private static readonly ConcurrentDictionary<(string Queue, string Tenant), long> Depths = new();
 
-    static QueueTelemetry() =>
+    /// <summary>Last counts per state seen by this process's heartbeat, per queue and tenant.</summary>
+    private static readonly ConcurrentDictionary<(string Queue, string Tenant), JobCounts> StateDepths = new();
+
+    static QueueTelemetry()
+    {
         Meter.CreateObservableGauge("queue.jobs.waiting", ObserveDepth, "{job}", "Waiting jobs per queue and tenant, as of the last heartbeat.");
+        Meter.CreateObservableGauge("queue.jobs", ObserveStateDepths, "{job}",
+            "Jobs per queue, tenant and state (queue.job.state: waiting, active, delayed, completed, failed), as of the last heartbeat.");
+    }
+
+    internal static void SetStateDepths(string queue, IReadOnlyList<(string Tenant, JobCounts Counts)> depths)
+    {
+        foreach (var key in StateDepths.Keys.Where(k => k.Queue == queue && !depths.Any(d => d.Tenant == k.Tenant)))
+        {
+            StateDepths.TryRemove(key, out _);
+        }
+        foreach (var (tenant, counts) in depths)
+        {
+            StateDepths[(queue, tenant)] = counts;
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> ObserveStateDepths()
+    {
+        foreach (var ((queue, tenant), counts) in StateDepths)
+        {
+            foreach (var (state, value) in new[] { ("waiting", counts.Waiting), ("active", counts.Active), ("delayed", counts.Delayed), ("completed", counts.Completed), ("failed", counts.Failed) })
+            {
+                var tags = Tags(queue, tenant);
+                tags.Add("queue.job.state", state);
+                yield return new Measurement<long>(value, tags);
+            }
+        }
+    }
 
     internal static void SetDepth(string queue, IReadOnlyList<(string Tenant, long Waiting)> depths)
     {

@@ -4,7 +4,8 @@ namespace Dashboard.Tenants;
 
 /// <summary>
 /// Tenants as first-class: every <c>tenant.id</c> seen in the Queue's metrics or in spans, and per queue what the
-/// Queue meter reports (see Queue's <c>QueueTelemetry</c>): <c>queue.jobs.waiting</c> (depth),
+/// Queue meter reports (see Queue's <c>QueueTelemetry</c>): <c>queue.jobs</c> (depth by <c>queue.job.state</c>; the
+/// older <c>queue.jobs.waiting</c> when a worker reports only that),
 /// <c>queue.jobs.enqueued</c>/<c>completed</c>/<c>failed</c> (counters) and <c>queue.job.wait_time</c> (histogram),
 /// all tagged <c>tenant.id</c> and <c>messaging.destination.name</c>.
 /// </summary>
@@ -13,9 +14,14 @@ internal static class TenantOverview
     public const string TenantKey = "tenant.id";
     public const string QueueKey = "messaging.destination.name";
 
+    public const string StateKey = "queue.job.state";
+
     internal sealed record QueueFigures(
         string Queue,
         double? Waiting,
+        double? Active,
+        double? Delayed,
+        double? FailedKept,
         double Enqueued,
         double Completed,
         double Failed,
@@ -69,10 +75,16 @@ internal static class TenantOverview
         var waiting = MetricQueries.Latest(points, "queue.jobs.waiting", sinceNs)
             .GroupBy(p => (p.Attributes.GetValueOrDefault(TenantKey) ?? "none", p.Attributes.GetValueOrDefault(QueueKey) ?? "?"))
             .ToDictionary(g => g.Key, g => g.Sum(p => p.Value));
+        var byState = MetricQueries.Latest(points, "queue.jobs", sinceNs)
+            .GroupBy(p => (p.Attributes.GetValueOrDefault(TenantKey) ?? "none", p.Attributes.GetValueOrDefault(QueueKey) ?? "?", p.Attributes.GetValueOrDefault(StateKey) ?? "?"))
+            .ToDictionary(g => g.Key, g => g.Sum(p => p.Value));
+        double? Depth((string Tenant, string Queue) key, string state) =>
+            byState.TryGetValue((key.Tenant, key.Queue, state), out var value) ? value : null;
 
         return [.. tenants.Select(tenant =>
         {
             var queues = enqueued.Keys.Concat(completed.Keys).Concat(failed.Keys).Concat(wait.Keys).Concat(waiting.Keys)
+                .Concat(byState.Keys.Select(k => (k.Item1, k.Item2)))
                 .Where(k => k.Item1 == tenant)
                 .Select(k => k.Item2)
                 .Distinct()
@@ -85,7 +97,10 @@ internal static class TenantOverview
                     var (waitSum, waitCount) = wait.GetValueOrDefault(key);
                     return new QueueFigures(
                         queue,
-                        waiting.TryGetValue(key, out var depth) ? depth : null,
+                        Depth(key, "waiting") ?? (waiting.TryGetValue(key, out var depth) ? depth : null),
+                        Depth(key, "active"),
+                        Depth(key, "delayed"),
+                        Depth(key, "failed"),
                         enqueued.GetValueOrDefault(key).Value,
                         done,
                         failures,

@@ -1,3 +1,4 @@
+using Tenancy;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -19,6 +20,7 @@ internal sealed class JobQueueServer(
     IOptionsMonitor<QueueOptions> queueOptions,
     IOptions<JobQueueServerOptions> serverOptions,
     TimeProvider time,
+    ITenantSettingsStore tenants,
     ILoggerFactory loggers) : IHostedService, IDisposable
 {
     private readonly ILogger _logger = loggers.CreateLogger("Queue.Server");
@@ -106,7 +108,9 @@ internal sealed class JobQueueServer(
                 try
                 {
                     await HeartbeatAsync(processor);
-                    QueueTelemetry.SetDepth(processor.Queue, await storage.DepthAsync(processor.Queue));
+                    var waiting = await storage.DepthAsync(processor.Queue);
+                    QueueTelemetry.SetDepth(processor.Queue, waiting);
+                    QueueTelemetry.SetStateDepths(processor.Queue, await StateDepthsAsync(processor.Queue, waiting));
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
@@ -114,6 +118,19 @@ internal sealed class JobQueueServer(
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Counts per state for every configured tenant and every tenant with waiting jobs (one small batch each): the
+    /// depth by state that operators watch per tenant.
+    /// </summary>
+    private async Task<IReadOnlyList<(string Tenant, JobCounts Counts)>> StateDepthsAsync(string queue, IReadOnlyList<(string Tenant, long Waiting)> waiting)
+    {
+        var slots = tenants.IsMultiTenant
+            ? tenants.Current.Tenants.Keys.Select(t => t.Value).Concat(waiting.Select(w => w.Tenant)).Distinct(StringComparer.Ordinal).ToList()
+            : [QueueKeys.NoTenant];
+        var counts = await Task.WhenAll(slots.Select(slot => storage.CountsAsync(queue, slot)));
+        return [.. slots.Zip(counts)];
     }
 
     private Task HeartbeatAsync(QueueProcessor processor)

@@ -70,6 +70,9 @@ public sealed class DashboardApiTests
         Assert.Equal(0.25, emails.GetProperty("failureRate").GetDouble());
         Assert.Equal(1.0, emails.GetProperty("meanWaitSeconds").GetDouble(), 6);
         Assert.Equal(4, emails.GetProperty("waiting").GetDouble());
+        Assert.Equal(2, emails.GetProperty("active").GetDouble());
+        Assert.Equal(5, emails.GetProperty("delayed").GetDouble());
+        Assert.Equal(1, emails.GetProperty("failedKept").GetDouble());
         Assert.Contains(tenants.EnumerateArray(), t => t.GetProperty("tenant").GetString() == "tenant-b");
 
         var tenantPage = await GetJsonAsync(browser, "/api/tenants/tenant-a");

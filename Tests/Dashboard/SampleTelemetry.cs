@@ -30,6 +30,8 @@ internal static class SampleTelemetry
         var failed = meter.CreateCounter<long>("queue.jobs.failed");
         var waitTime = meter.CreateHistogram<double>("queue.job.wait_time", "s");
         meter.CreateObservableGauge("queue.jobs.waiting", () => new Measurement<long>(4, new("messaging.destination.name", "emails"), new("tenant.id", "tenant-a")));
+        meter.CreateObservableGauge("queue.jobs", () => new[] { ("waiting", 4L), ("active", 2L), ("delayed", 5L), ("completed", 3L), ("failed", 1L) }
+            .Select(d => new Measurement<long>(d.Item2, new("messaging.destination.name", "emails"), new("tenant.id", "tenant-a"), new("queue.job.state", d.Item1))));
         KeyValuePair<string, object?>[] Tags(string tenant) => [new("messaging.destination.name", "emails"), new("tenant.id", tenant)];
         void Configure(OtlpExporterOptions o, string signal)
         {

@@ -80,6 +80,51 @@ public sealed class TelemetryTests(TestServers servers)
     }
 }
 
+public sealed class QueueDepthMetricTests(TestServers servers)
+{
+    [Fact]
+    public async Task The_heartbeat_reports_each_configured_tenants_depth_by_state()
+    {
+        await using var db = await (await servers.RedisAsync()).CreateDatabaseAsync();
+        var queue = "depth-" + Guid.NewGuid().ToString("N")[..8];
+        var depths = new System.Collections.Concurrent.ConcurrentDictionary<(string Tenant, string State), long>();
+        await using var host = await QueueHost.StartAsync(db, Tenants.Settings(),
+            s => s.AddQueue(queue, 1).AddHandler("fail", (_, _, _) => throw new PermanentJobFailureException("no")),
+            serverOptions: o => o.HeartbeatInterval = TimeSpan.FromMilliseconds(200));
+        await Tenants.AsAsync(Tenants.A, () => host.Client.EnqueueAsync(queue, "fail", "{}"));
+        await Tenants.AsAsync(Tenants.B, () => host.Client.EnqueueAsync(queue, "fail", "{}", new EnqueueOptions { Delay = TimeSpan.FromHours(1) }));
+
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == QueueTelemetry.MeterName && instrument.Name == "queue.jobs")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            var t = tags.ToArray().ToDictionary(x => x.Key, x => x.Value?.ToString());
+            if (t.GetValueOrDefault("messaging.destination.name") == queue)
+            {
+                depths[(t["tenant.id"]!, t["queue.job.state"]!)] = value;
+            }
+        });
+        listener.Start();
+
+        await Wait.UntilAsync(() =>
+        {
+            listener.RecordObservableInstruments();
+            return depths.GetValueOrDefault(("tenant-a", "failed")) == 1 && depths.GetValueOrDefault(("tenant-b", "delayed")) == 1;
+        }, "the failed job of A and the delayed job of B are reported by state");
+        Assert.Equal(0, depths[("tenant-a", "delayed")]);
+        Assert.Equal(0, depths[("tenant-b", "failed")]);
+        Assert.True(depths.ContainsKey(("tenant-a", "active")));
+    }
+}
+
 public sealed class ValkeyConnectionTests
 {
     private static string Endpoint(StackExchange.Redis.ConfigurationOptions options)

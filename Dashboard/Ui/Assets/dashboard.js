@@ -256,8 +256,9 @@
   };
 
   function queueTable(queues) {
-    return table(['Queue', 'Waiting', 'Enqueued', 'Completed', 'Failed', 'Throughput /min', 'Failure rate', 'Mean wait (s)'],
-      queues.map(q => h('tr', { 'data-queue': q.queue }, h('td', {}, q.queue), h('td', {}, fmtNum(q.waiting, 0)), h('td', {}, fmtNum(q.enqueued, 0)),
+    return table(['Queue', 'Waiting', 'Active', 'Delayed', 'Failed (kept)', 'Enqueued', 'Completed', 'Failed', 'Throughput /min', 'Failure rate', 'Mean wait (s)'],
+      queues.map(q => h('tr', { 'data-queue': q.queue }, h('td', {}, q.queue), h('td', {}, fmtNum(q.waiting, 0)), h('td', {}, fmtNum(q.active, 0)),
+        h('td', {}, fmtNum(q.delayed, 0)), h('td', { className: q.failedKept ? 'error' : '' }, fmtNum(q.failedKept, 0)), h('td', {}, fmtNum(q.enqueued, 0)),
         h('td', {}, fmtNum(q.completed, 0)), h('td', { className: q.failed ? 'error' : '' }, fmtNum(q.failed, 0)), h('td', {}, fmtNum(q.throughputPerMinute, 2)),
         h('td', {}, fmtPct(q.failureRate)), h('td', {}, fmtNum(q.meanWaitSeconds, 3)))), 'No queue activity in this window.');
   }
