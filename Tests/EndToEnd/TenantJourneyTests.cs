@@ -5,6 +5,7 @@ using Hosting;
 using MimeKit;
 using Npgsql;
 using Tests.Hosting;
+using Dashboard.Telemetry;
 using Tests.Otlp;
 using OtlpSpanKind = OpenTelemetry.Proto.Trace.V1.Span.Types.SpanKind;
 
@@ -113,12 +114,12 @@ public sealed class TenantJourneyTests
     private static async Task The_trace_of_the_request_reaches_the_worker_database_call_all_in_tenant_a(OtlpReceiver otlp, long runId, string createNotificationJobId)
     {
         var request = await EventuallyAsync(() => Task.FromResult(otlp.Spans.FirstOrDefault(s =>
-                s.Service == $"web-{TenantA}" && s.Kind == OtlpSpanKind.Server && s.Attribute("url.path") == $"/api/runs/{runId}/results")),
+                s.Service == $"web-{TenantA}" && s.Kind == nameof(OtlpSpanKind.Server) && s.Attribute("url.path") == $"/api/runs/{runId}/results")),
             "the span of POST /api/runs/{id}/results");
 
-        (ReceivedSpan Consumer, ReceivedSpan Database)? Journey(List<ReceivedSpan> trace)
+        (SpanRecord Consumer, SpanRecord Database)? Journey(List<SpanRecord> trace)
         {
-            var consumer = trace.FirstOrDefault(s => s.Service == "workers" && s.Kind == OtlpSpanKind.Consumer && s.Attribute("job.name") == "create-notification");
+            var consumer = trace.FirstOrDefault(s => s.Service == "workers" && s.Kind == nameof(OtlpSpanKind.Consumer) && s.Attribute("job.name") == "create-notification");
             var database = consumer is null ? null : trace.FirstOrDefault(s =>
                 s.Service == "workers" && (s.Attribute("db.system") ?? s.Attribute("db.system.name")) == "postgresql" && IsUnder(s, consumer, trace));
             return consumer is not null && database is not null ? (consumer, database) : null;
@@ -133,16 +134,16 @@ public sealed class TenantJourneyTests
         var output = TestContext.Current.TestOutputHelper;
         foreach (var span in trace)
         {
-            output?.WriteLine(span.ToString());
+            output?.WriteLine(span.Describe());
         }
         var (consumer, database) = Journey(trace)!.Value;
-        var producers = trace.Where(s => s.Kind == OtlpSpanKind.Producer && s.Service == $"web-{TenantA}").ToList();
+        var producers = trace.Where(s => s.Kind == nameof(OtlpSpanKind.Producer) && s.Service == $"web-{TenantA}").ToList();
         Assert.Contains(producers, p => p.Attribute("messaging.destination.name") == "notifications" && IsUnder(p, request, trace));
         Assert.Contains(producers, p => p.Attribute("messaging.destination.name") == "forecast-updates");
         Assert.Contains(producers, p => p.SpanId == consumer.ParentSpanId);
         Assert.Equal(createNotificationJobId, consumer.Attribute("messaging.message.id"));
-        Assert.True(IsUnder(database, consumer, trace), database.ToString());
-        Assert.All(trace, span => Assert.True(span.Attribute("tenant.id") == TenantA, $"without tenant.id = {TenantA}: {span}"));
+        Assert.True(IsUnder(database, consumer, trace), database.Describe());
+        Assert.All(trace, span => Assert.True(span.Attribute("tenant.id") == TenantA, $"without tenant.id = {TenantA}: {span.Describe()}"));
     }
 
     private static async Task Tenant_b_sees_none_of_tenant_a_jobs(DistributedApplication app, string adminEmail, string adminPassword, string jobOfA)
@@ -165,7 +166,7 @@ public sealed class TenantJourneyTests
         Assert.Equal(HttpStatusCode.NotFound, foreign.StatusCode);
     }
 
-    private static bool IsUnder(ReceivedSpan span, ReceivedSpan ancestor, IReadOnlyList<ReceivedSpan> trace)
+    private static bool IsUnder(SpanRecord span, SpanRecord ancestor, IReadOnlyList<SpanRecord> trace)
     {
         var byId = trace.GroupBy(s => s.SpanId).ToDictionary(g => g.Key, g => g.First());
         for (var current = span; current.ParentSpanId is { } parent;)

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.IO.Compression;
 using System.Net;
 using Google.Protobuf;
 using Microsoft.AspNetCore.Builder;
@@ -9,46 +8,39 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Dashboard.Otlp;
+using Dashboard.Telemetry;
 using OpenTelemetry.Proto.Collector.Trace.V1;
-using OpenTelemetry.Proto.Common.V1;
-using OtlpSpanKind = OpenTelemetry.Proto.Trace.V1.Span.Types.SpanKind;
 
 namespace Tests.Otlp;
 
-/// <summary>One span as it arrived over OTLP: its resource's <c>service.name</c>, hex ids, and attributes rendered as text.</summary>
-internal sealed record ReceivedSpan(
-    string Service,
-    string Scope,
-    string TraceId,
-    string SpanId,
-    string? ParentSpanId,
-    string Name,
-    OtlpSpanKind Kind,
-    IReadOnlyDictionary<string, string> Attributes)
+/// <summary>Reading received spans the way the end-to-end assertions need them.</summary>
+internal static class ReceivedSpans
 {
-    public string? Attribute(string key) => Attributes.GetValueOrDefault(key);
+    public static string? Attribute(this SpanRecord span, string key) => span.Attributes.GetValueOrDefault(key);
 
-    public override string ToString() =>
-        $"{Service} {Kind} '{Name}' [{Scope}] trace {TraceId} span {SpanId} parent {ParentSpanId ?? "-"} {{{string.Join(", ", Attributes.Select(a => a.Key + "=" + a.Value))}}}";
+    public static string Describe(this SpanRecord span) =>
+        $"{span.Service} {span.Kind} '{span.Name}' [{span.Scope}] trace {span.TraceId} span {span.SpanId} parent {span.ParentSpanId ?? "-"} {{{string.Join(", ", span.Attributes.Select(a => a.Key + "=" + a.Value))}}}";
 }
 
 /// <summary>
 /// A minimal OTLP/HTTP receiver (binary protobuf) on 127.0.0.1 and a free port: <c>POST /v1/traces</c> is decoded
-/// and kept; <c>/v1/logs</c> and <c>/v1/metrics</c> are accepted and ignored. Thread-safe to read while receiving.
+/// with the Dashboard's decoder and kept; <c>/v1/logs</c> and <c>/v1/metrics</c> are accepted and ignored.
+/// Thread-safe to read while receiving.
 /// </summary>
 internal sealed class OtlpReceiver : IAsyncDisposable
 {
     private const string Protobuf = "application/x-protobuf";
 
     private readonly WebApplication _app;
-    private readonly ConcurrentQueue<ReceivedSpan> _spans = new();
+    private readonly ConcurrentQueue<SpanRecord> _spans = new();
 
     private OtlpReceiver(WebApplication app) => _app = app;
 
     /// <summary>The base endpoint for <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> (the exporter appends <c>/v1/traces</c>).</summary>
     public Uri Endpoint { get; private set; } = null!;
 
-    public IReadOnlyList<ReceivedSpan> Spans => [.. _spans];
+    public IReadOnlyList<SpanRecord> Spans => [.. _spans];
 
     public static async Task<OtlpReceiver> StartAsync(CancellationToken cancellationToken)
     {
@@ -70,25 +62,10 @@ internal sealed class OtlpReceiver : IAsyncDisposable
 
     private async Task ReceiveTracesAsync(HttpContext context)
     {
-        var request = ExportTraceServiceRequest.Parser.ParseFrom(await ReadBodyAsync(context.Request));
-        foreach (var resourceSpans in request.ResourceSpans)
+        var request = ExportTraceServiceRequest.Parser.ParseFrom(await OtlpHttpApi.ReadBodyAsync(context.Request));
+        foreach (var span in OtlpDecoder.Spans(request))
         {
-            var service = resourceSpans.Resource?.Attributes.FirstOrDefault(a => a.Key == "service.name") is { } name ? Render(name.Value) : "unknown";
-            foreach (var scopeSpans in resourceSpans.ScopeSpans)
-            {
-                foreach (var span in scopeSpans.Spans)
-                {
-                    _spans.Enqueue(new ReceivedSpan(
-                        service,
-                        scopeSpans.Scope?.Name ?? string.Empty,
-                        Convert.ToHexStringLower(span.TraceId.Span),
-                        Convert.ToHexStringLower(span.SpanId.Span),
-                        span.ParentSpanId.IsEmpty ? null : Convert.ToHexStringLower(span.ParentSpanId.Span),
-                        span.Name,
-                        span.Kind,
-                        span.Attributes.GroupBy(a => a.Key).ToDictionary(g => g.Key, g => Render(g.Last().Value))));
-                }
-            }
+            _spans.Enqueue(span);
         }
         context.Response.ContentType = Protobuf;
         await context.Response.Body.WriteAsync(new ExportTraceServiceResponse().ToByteArray(), context.RequestAborted);
@@ -96,30 +73,4 @@ internal sealed class OtlpReceiver : IAsyncDisposable
 
     // An empty body is a valid (empty) Export*ServiceResponse.
     private static IResult Accept() => Results.Bytes([], Protobuf);
-
-    private static async Task<byte[]> ReadBodyAsync(HttpRequest request)
-    {
-        using var buffer = new MemoryStream();
-        if (string.Equals(request.Headers.ContentEncoding, "gzip", StringComparison.OrdinalIgnoreCase))
-        {
-            await using var gzip = new GZipStream(request.Body, CompressionMode.Decompress);
-            await gzip.CopyToAsync(buffer, request.HttpContext.RequestAborted);
-        }
-        else
-        {
-            await request.Body.CopyToAsync(buffer, request.HttpContext.RequestAborted);
-        }
-        return buffer.ToArray();
-    }
-
-    private static string Render(AnyValue? value) => value?.ValueCase switch
-    {
-        AnyValue.ValueOneofCase.StringValue => value.StringValue,
-        AnyValue.ValueOneofCase.BoolValue => value.BoolValue ? "true" : "false",
-        AnyValue.ValueOneofCase.IntValue => value.IntValue.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        AnyValue.ValueOneofCase.DoubleValue => value.DoubleValue.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        AnyValue.ValueOneofCase.ArrayValue => "[" + string.Join(",", value.ArrayValue.Values.Select(Render)) + "]",
-        null or AnyValue.ValueOneofCase.None => string.Empty,
-        _ => value.ToString(),
-    };
 }
