@@ -1,6 +1,11 @@
-"""Development SMTP server started by the AppHost: aiosmtpd on 127.0.0.1, every message kept in a Maildir.
+"""SMTP server for development and tests: aiosmtpd on 127.0.0.1, every accepted message kept in a Maildir.
 
-Usage: python3 smtp_server.py <port> <maildir>
+The AppHost starts it for development mail; the tests start it too (Tests/Infrastructure/SmtpServer.cs) with
+--scripted-replies, under which recipients whose local part starts with 'reject-' are refused permanently (550)
+and those starting with 'tempfail-' transiently (451), so the mail worker's retry and failure paths meet a real
+server's replies.
+
+Usage: python3 smtp_server.py <port> <maildir> [--scripted-replies]
 """
 import asyncio
 import mailbox
@@ -11,8 +16,18 @@ from aiosmtpd.controller import Controller
 
 
 class MaildirHandler:
-    def __init__(self, path):
+    def __init__(self, path, scripted_replies):
         self.maildir = mailbox.Maildir(path, create=True)
+        self.scripted_replies = scripted_replies
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        local = address.split("@", 1)[0].lower()
+        if self.scripted_replies and local.startswith("reject-"):
+            return "550 5.1.1 Mailbox unavailable: " + address
+        if self.scripted_replies and local.startswith("tempfail-"):
+            return "451 4.3.0 Try again later: " + address
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         content = envelope.original_content or envelope.content
@@ -25,7 +40,8 @@ class MaildirHandler:
 
 def main():
     port = int(sys.argv[1])
-    controller = Controller(MaildirHandler(sys.argv[2]), hostname="127.0.0.1", port=port)
+    scripted_replies = "--scripted-replies" in sys.argv[3:]
+    controller = Controller(MaildirHandler(sys.argv[2], scripted_replies), hostname="127.0.0.1", port=port)
     controller.start()
     print("SMTP listening on 127.0.0.1:{}, maildir {}".format(port, sys.argv[2]), flush=True)
     stop = asyncio.Event()

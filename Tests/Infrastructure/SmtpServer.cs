@@ -5,7 +5,7 @@ using MimeKit;
 namespace Tests.Infrastructure;
 
 /// <summary>
-/// A real SMTP server (python3-aiosmtpd, see <c>smtp_server.py</c>) on a free loopback port, writing every
+/// A real SMTP server (python3-aiosmtpd, the AppHost's <c>Hosting/Resources/smtp_server.py</c>) on a free loopback port, writing every
 /// accepted message to a Maildir that tests read. Recipients starting with <c>reject-</c> get a permanent 550,
 /// those starting with <c>tempfail-</c> a transient 451. Tests isolate themselves by using recipients of their
 /// own (<see cref="NewRecipient"/>) and reading only messages addressed to them.
@@ -37,7 +37,7 @@ public sealed class SmtpServer : IAsyncDisposable
         for (var attempt = 1; ; attempt++)
         {
             var port = FreePort.Next();
-            var process = ServerProcess.Start("aiosmtpd", Python, [script, port.ToString(CultureInfo.InvariantCulture), maildir]);
+            var process = ServerProcess.Start("aiosmtpd", Python, [script, port.ToString(CultureInfo.InvariantCulture), maildir, "--scripted-replies"]);
             run.RecordProcess("smtp", process.Id);
             try
             {
