@@ -54,7 +54,7 @@ internal sealed class PostgresRun(PostgresServerResource postgres, RunContext co
             return;
         }
 
-        _binDirectory = FindBinDirectory();
+        _binDirectory = Prerequisites.PostgresBinDirectory("(and no container runtime works)");
         _dataDirectory = Path.Combine(root, "data");
         _runAs = Environment.UserName == "root" ? SystemUser : null;
         if (_runAs is not null)
@@ -214,21 +214,6 @@ internal sealed class PostgresRun(PostgresServerResource postgres, RunContext co
         {
             // No server running: the pid file is stale and PostgreSQL removes it itself.
         }
-    }
-
-    private static string FindBinDirectory()
-    {
-        var candidates = Directory.Exists("/usr/lib/postgresql")
-            ? Directory.GetDirectories("/usr/lib/postgresql")
-                .Select(dir => Path.Combine(dir, "bin"))
-                .Where(bin => File.Exists(Path.Combine(bin, "initdb")))
-                .OrderByDescending(bin => int.TryParse(Path.GetFileName(Path.GetDirectoryName(bin)), CultureInfo.InvariantCulture, out var major) ? major : 0)
-                .ToList()
-            : [];
-        var onPath = Prerequisites.Find("initdb");
-        return candidates.FirstOrDefault()
-            ?? (onPath is null ? null : Path.GetDirectoryName(Path.GetFullPath(onPath)))
-            ?? throw Prerequisites.Missing("PostgreSQL server binaries (initdb, postgres) were not found (and no container runtime works)", "apt-get install -y postgresql");
     }
 }
 

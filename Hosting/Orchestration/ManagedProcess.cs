@@ -223,6 +223,26 @@ internal static class Prerequisites
     public static string Require(string command, string installCommand) =>
         Find(command) ?? throw Missing($"'{command}' was not found", installCommand);
 
+    /// <summary>
+    /// The directory of PostgreSQL's server binaries (initdb, postgres, pg_ctl): the newest major version under
+    /// /usr/lib/postgresql (Debian keeps them off PATH), else wherever initdb is on PATH.
+    /// </summary>
+    /// <exception cref="PrerequisiteMissingException">Neither exists; the message gives the install command.</exception>
+    public static string PostgresBinDirectory(string? context = null)
+    {
+        var candidates = Directory.Exists("/usr/lib/postgresql")
+            ? Directory.GetDirectories("/usr/lib/postgresql")
+                .Select(dir => Path.Combine(dir, "bin"))
+                .Where(bin => File.Exists(Path.Combine(bin, "initdb")))
+                .OrderByDescending(bin => int.TryParse(Path.GetFileName(Path.GetDirectoryName(bin)), System.Globalization.CultureInfo.InvariantCulture, out var major) ? major : 0)
+                .ToList()
+            : [];
+        var onPath = Find("initdb");
+        return candidates.FirstOrDefault()
+            ?? (onPath is null ? null : Path.GetDirectoryName(Path.GetFullPath(onPath)))
+            ?? throw Missing("PostgreSQL server binaries (initdb, postgres) were not found" + (context is null ? "" : " " + context), "apt-get install -y postgresql");
+    }
+
     public static PrerequisiteMissingException Missing(string what, string installCommand) =>
         new($"{what}. Install it with: {installCommand}");
 }

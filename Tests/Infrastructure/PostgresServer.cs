@@ -56,7 +56,7 @@ public sealed class PostgresServer : IAsyncDisposable
 
     internal static async Task<PostgresServer> StartAsync(TestRunDirectory run)
     {
-        var bin = FindBinDirectory();
+        var bin = global::Hosting.Orchestration.Prerequisites.PostgresBinDirectory();
         var root = run.CreateSubdirectory("postgres");
         var data = Path.Combine(root, "data");
         var sockets = Path.Combine(root, "sockets");
@@ -158,19 +158,6 @@ public sealed class PostgresServer : IAsyncDisposable
         {
             return false;
         }
-    }
-
-    private static string FindBinDirectory()
-    {
-        var candidates = Directory.Exists("/usr/lib/postgresql")
-            ? Directory.GetDirectories("/usr/lib/postgresql")
-                .Select(dir => Path.Combine(dir, "bin"))
-                .Where(bin => File.Exists(Path.Combine(bin, "initdb")))
-                .OrderByDescending(bin => int.TryParse(Path.GetFileName(Path.GetDirectoryName(bin)), CultureInfo.InvariantCulture, out var major) ? major : 0)
-                .ToList()
-            : [];
-        return candidates.FirstOrDefault()
-            ?? throw new InvalidOperationException("PostgreSQL server binaries (initdb, postgres) were not found under /usr/lib/postgresql. Install them with: apt-get install -y postgresql");
     }
 
     private static string Sanitize(string hint)
