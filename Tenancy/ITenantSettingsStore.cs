@@ -31,6 +31,17 @@ public interface ITenantSettingsStore
     event EventHandler<TenantSettingsChangedEventArgs>? Changed;
 }
 
+/// <summary>Lookups over <see cref="ITenantSettingsStore"/>.</summary>
+public static class TenantSettingsStoreExtensions
+{
+    /// <summary>The settings of <paramref name="tenant"/> in force now, or null for no tenant or an unknown one (no exception).</summary>
+    public static TenantSettings? Find(this ITenantSettingsStore store, TenantId? tenant)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        return tenant is { } id && store.Current.Tenants.TryGetValue(id, out var settings) ? settings : null;
+    }
+}
+
 /// <summary>An immutable view of all tenants' settings and where they came from.</summary>
 public sealed record TenantSettingsSnapshot(IReadOnlyDictionary<TenantId, TenantSettings> Tenants, string Source)
 {

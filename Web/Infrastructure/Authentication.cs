@@ -32,7 +32,7 @@ internal static class TenantClaim
 {
     public const string Type = "tenant";
 
-    public static string ValueFor(ITenantSettingsStore store) => store.InstanceTenant?.Value ?? "default";
+    public static string ValueFor(ITenantSettingsStore store) => store.InstanceTenant?.Value ?? WebOptions.NoTenantLabel;
 
     public static ClaimsPrincipal Principal(long userId, string name, string email, bool isAdmin, string tenant, string scheme)
     {

@@ -8,9 +8,6 @@ internal sealed class WebOptions
 {
     public const long DefaultImportMaxBytes = 4L * 1024 * 1024 * 1024;
 
-    /// <summary>The tenant this app serves (<c>INSTANCE_TENANT_ID</c>); null for a single-tenant deployment.</summary>
-    public string? INSTANCE_TENANT_ID { get; set; }
-
     /// <summary>The administrator seeded at startup, when both are set. Changing the password here resets it.</summary>
     [EmailAddress]
     public string? ADMIN_EMAIL { get; set; }
@@ -22,9 +19,15 @@ internal sealed class WebOptions
     [Range(1, long.MaxValue)]
     public long IMPORT_MAX_BYTES { get; set; } = DefaultImportMaxBytes;
 
-    /// <summary>How the tenant appears in cookie names and the data-protection application name.</summary>
+    /// <summary>The label of a single-tenant deployment (no <c>INSTANCE_TENANT_ID</c>) in names and claims.</summary>
+    public const string NoTenantLabel = "default";
+
+    /// <summary>
+    /// How the tenant appears in cookie names and the data-protection application name. Read from configuration
+    /// because those are fixed while services are registered; the tenancy store validates the same variable at start.
+    /// </summary>
     public static string TenantLabelFor(IConfiguration configuration) =>
-        string.IsNullOrWhiteSpace(configuration["INSTANCE_TENANT_ID"]) ? "default" : configuration["INSTANCE_TENANT_ID"]!.Trim();
+        string.IsNullOrWhiteSpace(configuration["INSTANCE_TENANT_ID"]) ? NoTenantLabel : configuration["INSTANCE_TENANT_ID"]!.Trim();
 
     public static string ApplicationNameFor(IConfiguration configuration) => "web-" + TenantLabelFor(configuration);
 }

@@ -28,7 +28,7 @@ internal sealed partial class SearchService(TenantDbContext db, ITenantSettingsS
         {
             return ([], "none");
         }
-        var settings = currentTenant.Id is { } tenant && tenants.Current.Tenants.TryGetValue(tenant, out var s) ? s : null;
+        var settings = tenants.Find(currentTenant.Id);
         if (settings is { ElasticsearchNode: { } node, ElasticsearchIndex: { } index })
         {
             try

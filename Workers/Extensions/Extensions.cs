@@ -29,8 +29,7 @@ internal static class Extensions
         builder.AddTenancy();
 
         // Multi-tenant mode: one pool per tenant database. Single-tenant mode: the one database of the deployment.
-        var multiTenant = string.Equals(configuration["MULTI_TENANT_MODE"], "true", StringComparison.OrdinalIgnoreCase);
-        services.AddSingleton(_ => new SingleTenantDataSource(multiTenant
+        services.AddSingleton(sp => new SingleTenantDataSource(sp.GetRequiredService<ITenantSettingsStore>().IsMultiTenant
             ? null
             : new NpgsqlDataSourceBuilder(SingleTenantDatabase.GetConnectionString(configuration)).Build()));
         services.AddOptions<TenantDatabaseOptions>()

@@ -229,7 +229,7 @@ public sealed class TenantSearch(ITenantSettingsStore settings, ICurrentTenant c
     public (ElasticsearchClient Client, string IndexPrefix) Connect()
     {
         var tenant = currentTenant.Id;
-        var tenantSettings = tenant is { } id && settings.Current.Tenants.TryGetValue(id, out var s) ? s : null;
+        var tenantSettings = settings.Find(tenant);
         var name = tenant?.Value ?? "(single tenant)";
         if (string.IsNullOrWhiteSpace(tenantSettings?.ElasticsearchNode) || string.IsNullOrWhiteSpace(tenantSettings.ElasticsearchIndex))
         {
