@@ -6,6 +6,7 @@ using Domain.Jobs;
 using Microsoft.Extensions.DependencyInjection;
 using Queue;
 using Tenancy;
+using Tests.Infrastructure;
 using Tests.Queue;
 using JobNames = Domain.Jobs.JobNames;
 

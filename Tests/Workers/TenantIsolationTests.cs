@@ -30,7 +30,7 @@ public sealed class TenantIsolationTests(TestServers servers)
             workers.EnqueueAsync(b, QueueNames.Notifications, JobNames.CreateNotification, new CreateNotificationPayload([userB.Id], "k", $"for b #{i}", null)),
         }));
 
-        await Poll.UntilAsync(async () => await Count(a) == PerTenant && await Count(b) == PerTenant, "Both tenants' notifications should all be written.");
+        await Wait.UntilAsync(async () => await Count(a) == PerTenant && await Count(b) == PerTenant, "Both tenants' notifications should all be written.");
         await using var dbA = a.Db();
         await using var dbB = b.Db();
         Assert.All(await dbA.Notifications.Select(n => n.Text).ToListAsync(), text => Assert.StartsWith("for a ", text, StringComparison.Ordinal));
@@ -60,7 +60,7 @@ public sealed class TenantIsolationTests(TestServers servers)
         await Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
             workers.EnqueueAsync(healthy, QueueNames.Notifications, JobNames.CreateNotification, new CreateNotificationPayload([user.Id], "k", $"a{i}", null))));
 
-        await Poll.UntilAsync(async () => await Count(healthy) == 20, "The healthy tenant's jobs should all run while the other tenant's database is down.");
+        await Wait.UntilAsync(async () => await Count(healthy) == 20, "The healthy tenant's jobs should all run while the other tenant's database is down.");
         var sample = await workers.WaitForJobAsync(broken, QueueNames.Notifications, brokenJobs[0], JobState.Delayed);
         Assert.NotNull(sample.Error);
     }
@@ -87,7 +87,7 @@ public sealed class TenantIsolationTests(TestServers servers)
             Assert.True(pools.IsOpen(a.Id));
 
             await File.WriteAllTextAsync(file, JsonSerializer.Serialize(new Dictionary<string, object> { ["tenant-b"] = b.Settings() }));
-            await Poll.UntilAsync(() => Task.FromResult(!pools.IsOpen(a.Id)), "tenant-a's pool should close when it leaves the settings.");
+            await Wait.UntilAsync(() => Task.FromResult(!pools.IsOpen(a.Id)), "tenant-a's pool should close when it leaves the settings.");
 
             var second = await workers.EnqueueAsync(b, QueueNames.Notifications, JobNames.CreateNotification, new CreateNotificationPayload([userB.Id], "k", "t", null));
             await workers.WaitForJobAsync(b, QueueNames.Notifications, second, JobState.Completed);

@@ -35,7 +35,7 @@ public sealed class WorkerBehaviourTests(TestServers servers)
         Assert.Contains("https://tenant-a.example.test/runs/7", mail.TextBody, StringComparison.Ordinal);
         await using var db = tenant.Db();
         Assert.Equal(2, await db.Notifications.CountAsync());
-        await Poll.UntilAsync(async () => await db.Notifications.AnyAsync(n => n.UserId == immediate.Id && n.EmailedAt != null), "The immediate notification should be marked emailed.");
+        await Wait.UntilAsync(async () => await db.Notifications.AnyAsync(n => n.UserId == immediate.Id && n.EmailedAt != null), "The immediate notification should be marked emailed.");
         Assert.Empty(smtp.MessagesTo(digest.Email));
     }
 

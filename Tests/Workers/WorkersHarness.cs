@@ -139,16 +139,3 @@ public sealed class WorkersHost : IAsyncDisposable
         await _app.DisposeAsync();
     }
 }
-
-internal static class Poll
-{
-    public static async Task UntilAsync(Func<Task<bool>> condition, string because, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, because);
-            await Task.Delay(50);
-        }
-    }
-}
