@@ -5,6 +5,7 @@
 #   postgresql         tenant databases (initdb/pg_ctl; run as the postgres user)
 #   python3-aiosmtpd   a real SMTP server for mail tests and development mail
 #   chromium           headless browser for the browser tests (Playwright drives /usr/bin/chromium)
+#   procps             the kill binary, which the tests and the AppHost use to send SIGTERM
 set -euo pipefail
 
 need=()
@@ -16,6 +17,8 @@ have_cmd redis-server || need+=(redis-server)
 have_pg || need+=(postgresql)
 have_aiosmtpd || need+=(python3-aiosmtpd)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# Not `command -v kill`: that finds the shell builtin, and the processes we start need the binary.
+{ [ -x /usr/bin/kill ] || [ -x /bin/kill ]; } || need+=(procps)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "prerequisites: all present"
