@@ -1,29 +1,39 @@
 using AppHost;
-using Hosting;
+using Hosting.Infrastructure;
+using Hosting.Publishing;
 
 var builder = DistributedApplication.CreateBuilder(args);
 
-var tenants = Tenants.Load(builder);
+IReadOnlyList<Tenant> tenants;
+try
+{
+    tenants = Tenants.Load(builder);
+}
+catch (TenantsFileException ex)
+{
+    // Before anything starts: nothing is left half-started.
+    Console.Error.WriteLine(ex.Message);
+    return 1;
+}
 
-// First, as Aspire's dashboard: every project exports its telemetry here and waits for it to be up.
-builder.AddDashboard<Projects.Dashboard>("dashboard");
-
+// Shared infrastructure: local executables in run mode without a working container runtime, containers otherwise.
 var valkey = builder.AddValkey("valkey");
-var postgres = builder.AddPostgres("postgres");
-var smtp = builder.AddSmtpServer("smtp");
+var postgres = builder.AddTenantPostgres("postgres");
+var smtp = builder.AddDevelopmentSmtp("smtp");
 
 var adminEmail = builder.AddParameter("admin-email", "admin@example.test");
-var elasticsearchNode = builder.AddParameter("elasticsearch-node", "http://127.0.0.1:9200");
 
 var tenantResources = new List<TenantResources>();
-foreach (var tenant in tenants)
+foreach (var (tenant, index) in tenants.Select((t, i) => (t, i)))
 {
     var database = postgres.AddTenantDatabase(tenant);
-    var signingKey = builder.AddSigningKey(tenant);
-    var adminPassword = builder.AddAdminPassword(tenant);
+    var signingKey = builder.AddGeneratedSecret($"signing-key-{tenant.Id}", 48);
+    var adminPassword = builder.AddGeneratedSecret($"admin-password-{tenant.Id}");
 
     var web = builder.AddProject<Projects.Web>($"web-{tenant.Id}")
+        .WithHttpEndpoint(port: Ports.Web(builder, index))
         .WithExternalHttpEndpoints()
+        .WithHttpHealthCheck("/health")
         .WithReplicas(tenant.WebReplicas)
         .WithReference(database, "db").WaitFor(database)
         .WithReference(valkey).WaitFor(valkey)
@@ -32,24 +42,35 @@ foreach (var tenant in tenants)
         .WithEnvironment("ADMIN_EMAIL", adminEmail)
         .WithEnvironment("ADMIN_PASSWORD", adminPassword);
 
-    tenantResources.Add(new(tenant, database, web, signingKey, adminPassword));
+    tenantResources.Add(new(tenant, database, web, signingKey));
 }
 
-var tenantConfigs = TenantTopology.TenantConfigs(tenantResources, elasticsearchNode);
+var tenantConfigs = TenantTopology.TenantConfigs(tenantResources);
 
-builder.AddProject<Projects.Workers>("workers")
+var workers = builder.AddProject<Projects.Workers>("workers")
+    .WithHttpEndpoint(port: Ports.Workers(builder))
+    .WithHttpHealthCheck("/health")
     .WithReference(valkey).WaitFor(valkey)
-    .WithReference(smtp).WaitFor(smtp)
-    .WaitFor(postgres)
+    .WaitFor(smtp)
     .WithEnvironment("MULTI_TENANT_MODE", "true")
     .WithEnvironment("TENANT_CONFIGS", tenantConfigs)
-    .WithEnvironment("SMTP_HOST", smtp.Resource.SmtpEndpoint.Property(EndpointProperty.Host))
-    .WithEnvironment("SMTP_PORT", smtp.Resource.SmtpEndpoint.Property(EndpointProperty.Port));
+    .WithEnvironment("SMTP_HOST", smtp.GetEndpoint(SmtpBuilderExtensions.EndpointName).Property(EndpointProperty.Host))
+    .WithEnvironment("SMTP_PORT", smtp.GetEndpoint(SmtpBuilderExtensions.EndpointName).Property(EndpointProperty.Port));
 
-builder.AddProject<Projects.Scheduler>("scheduler")
+var scheduler = builder.AddProject<Projects.Scheduler>("scheduler")
+    .WithHttpEndpoint(port: Ports.Scheduler(builder))
     .WithReference(valkey).WaitFor(valkey)
     .WithEnvironment("MULTI_TENANT_MODE", "true")
     .WithEnvironment("TENANT_CONFIGS", tenantConfigs)
     .PublishAsKubernetesJob();
 
+foreach (var tenant in tenantResources)
+{
+    // The workers run every tenant's jobs: they start once every tenant database answers its own role.
+    workers.WaitFor(tenant.Database);
+}
+
+builder.AddKubernetesPublishing();
+
 await builder.Build().RunAsync();
+return 0;

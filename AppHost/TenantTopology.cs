@@ -1,49 +1,64 @@
-using Hosting;
+using Hosting.Infrastructure;
 
 namespace AppHost;
 
-/// <summary>What one tenant adds to the topology: its database (own role), its web app, its secrets.</summary>
+/// <summary>What one tenant adds to the topology: its database (own role), its web app, its signing key.</summary>
 internal sealed record TenantResources(
     Tenant Tenant,
-    IResourceBuilder<PostgresDatabaseResource> Database,
+    IResourceBuilder<TenantDatabaseResource> Database,
     IResourceBuilder<ProjectResource> Web,
-    IResourceBuilder<ParameterResource> SigningKey,
-    IResourceBuilder<ParameterResource> AdminPassword);
+    IResourceBuilder<ParameterResource> SigningKey);
 
 /// <summary>AppHost-only helpers that keep Program.cs a readable topology.</summary>
 internal static class TenantTopology
 {
+    private const int SecretLength = 22;
     private const int SigningKeyLength = 48;
 
-    /// <summary>The tenant's database on <paramref name="postgres"/>, owned by a role of its own with a generated password.</summary>
-    public static IResourceBuilder<PostgresDatabaseResource> AddTenantDatabase(this IResourceBuilder<PostgresServerResource> postgres, Tenant tenant) =>
-        postgres.AddDatabase($"db-{tenant.Id}", tenant.SqlName)
-            .WithOwner(tenant.SqlName, postgres.ApplicationBuilder.AddGeneratedParameter($"db-password-{tenant.Id}"));
+    /// <summary>
+    /// A secret generated once (letters and digits, so it is safe unescaped in URLs, JSON and connection strings) and kept
+    /// in the AppHost's user secrets; <c>Parameters__&lt;name&gt;</c> overrides it. Published as a generated parameter.
+    /// </summary>
+    public static IResourceBuilder<ParameterResource> AddGeneratedSecret(this IDistributedApplicationBuilder builder, string name, int length = SecretLength) =>
+        builder.AddParameter(name, new GenerateParameterDefault { MinLength = length, Special = false }, secret: true, persist: true);
 
-    public static IResourceBuilder<ParameterResource> AddSigningKey(this DistributedApplicationBuilder builder, Tenant tenant) =>
-        builder.AddGeneratedParameter($"signing-key-{tenant.Id}", SigningKeyLength);
-
-    public static IResourceBuilder<ParameterResource> AddAdminPassword(this DistributedApplicationBuilder builder, Tenant tenant) =>
-        builder.AddGeneratedParameter($"admin-password-{tenant.Id}");
+    /// <summary>The tenant's database on the shared server, owned by a role of its own with a generated password.</summary>
+    public static IResourceBuilder<TenantDatabaseResource> AddTenantDatabase(this IResourceBuilder<IResourceWithConnectionString> postgres, Tenant tenant) =>
+        postgres.AddTenantDatabase($"db-{tenant.Id}", tenant.SqlName, tenant.SqlName, postgres.ApplicationBuilder.AddGeneratedSecret($"db-password-{tenant.Id}"));
 
     /// <summary>
     /// <c>TENANT_CONFIGS</c>: a JSON object keyed by tenant id with <c>databaseUrl</c> (the tenant's own role),
-    /// <c>elasticsearchNode</c>, <c>elasticsearchIndex</c>, <c>baseUrl</c> (the tenant web's URL) and <c>signingKey</c>.
+    /// <c>baseUrl</c> (the tenant web's URL), <c>signingKey</c>, and <c>elasticsearchNode</c> / <c>elasticsearchIndex</c>
+    /// only for tenants that have an Elasticsearch (the others search with PostgreSQL full-text).
     /// </summary>
-    public static ReferenceExpression TenantConfigs(IReadOnlyList<TenantResources> tenants, IResourceBuilder<ParameterResource> elasticsearchNode)
+    public static ReferenceExpression TenantConfigs(IEnumerable<TenantResources> tenants)
     {
-        var json = new ReferenceExpressionBuilder().AppendLiteral("{");
-        for (var i = 0; i < tenants.Count; i++)
+        var json = new ReferenceExpressionBuilder();
+        Literal(json, "{");
+        var first = true;
+        foreach (var (tenant, database, web, signingKey) in tenants)
         {
-            var (tenant, database, web, signingKey, _) = tenants[i];
-            json.AppendLiteral(i == 0 ? string.Empty : ",")
-                .AppendLiteral($"\"{tenant.Id}\":{{\"databaseUrl\":").AppendJsonString(database.Resource.UriExpression)
-                .AppendLiteral(",\"elasticsearchNode\":").AppendJsonString(tenant.ElasticsearchNode is { } node ? ReferenceExpression.Literal(node) : elasticsearchNode.Resource)
-                .AppendLiteral($",\"elasticsearchIndex\":\"{tenant.ElasticsearchIndex ?? tenant.Id + "-test-cases"}\"")
-                .AppendLiteral(",\"baseUrl\":").AppendJsonString(web.Resource.GetEndpoint("http"))
-                .AppendLiteral(",\"signingKey\":").AppendJsonString(signingKey.Resource)
-                .AppendLiteral("}");
+            Literal(json, first ? "" : ",");
+            first = false;
+            // Values are URIs (percent-encoded) or generated letters and digits: nothing in them needs JSON escaping.
+            Literal(json, $"\"{tenant.Id}\":{{\"databaseUrl\":\"");
+            json.AppendValueProvider(database.Resource.UriExpression);
+            Literal(json, "\",\"baseUrl\":\"");
+            json.AppendValueProvider(web.GetEndpoint("http"));
+            Literal(json, "\",\"signingKey\":\"");
+            json.AppendValueProvider(signingKey.Resource);
+            Literal(json, "\"");
+            if (tenant.ElasticsearchNode is { } node)
+            {
+                Literal(json, $",\"elasticsearchNode\":{System.Text.Json.JsonSerializer.Serialize(node)},\"elasticsearchIndex\":{System.Text.Json.JsonSerializer.Serialize(tenant.ElasticsearchIndex ?? tenant.Id + "-test-cases")}");
+            }
+            Literal(json, "}");
         }
-        return json.AppendLiteral("}").Build();
+        Literal(json, "}");
+        return json.Build();
     }
+
+    /// <summary>The builder's literals are format-string text: braces must be doubled to stay braces.</summary>
+    private static void Literal(ReferenceExpressionBuilder json, string text) =>
+        json.AppendLiteral(text.Replace("{", "{{", StringComparison.Ordinal).Replace("}", "}}", StringComparison.Ordinal));
 }

@@ -1,0 +1,21 @@
+#!/bin/bash
+# First start of a published PostgreSQL container (/docker-entrypoint-initdb.d): creates each tenant's login role and
+# its database, owned by that role and closed to every other role. The AppHost (and the Kubernetes manifests) set
+#   TENANT_DATABASES                     "database:role database:role ..."
+#   TENANT_DATABASE_PASSWORD_<DATABASE>  the role's password (database name upper-cased)
+# Run mode does the same from the AppHost itself, on every start, so tenants added later get their database too.
+set -euo pipefail
+for pair in ${TENANT_DATABASES:-}; do
+  database=${pair%%:*}
+  role=${pair#*:}
+  variable="TENANT_DATABASE_PASSWORD_${database^^}"
+  password=${!variable:?"$variable is not set"}
+  psql -v ON_ERROR_STOP=1 --username "${POSTGRES_USER:-postgres}" --dbname postgres \
+    -v database="$database" -v role="$role" -v password="$password" <<'SQL'
+SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'role', :'password')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
+SELECT format('CREATE DATABASE %I OWNER %I', :'database', :'role')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'database') \gexec
+SELECT format('REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM PUBLIC', :'database') \gexec
+SQL
+done

@@ -1,0 +1,258 @@
+using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Hosting.Infrastructure;
+
+/// <summary>PostgreSQL run from this machine's server binaries (a cluster in the AppHost's state directory) when containers cannot run.</summary>
+public sealed class PostgresExecutableResource(string name, string workingDirectory, ParameterResource password)
+    : ExecutableResource(name, "/bin/sh", workingDirectory), IResourceWithConnectionString
+{
+    internal const string EndpointName = "tcp";
+    internal const string Superuser = "postgres";
+
+    private EndpointReference? _primaryEndpoint;
+
+    public ParameterResource PasswordParameter { get; } = password;
+
+    public EndpointReference PrimaryEndpoint => _primaryEndpoint ??= new(this, EndpointName);
+
+    /// <summary>Where the server's Unix socket lives; local connections there are trusted, so provisioning never depends on a password.</summary>
+    internal string SocketDirectory => Path.Combine(WorkingDirectory, "sockets");
+
+    public ReferenceExpression ConnectionStringExpression => ReferenceExpression.Create(
+        $"Host={PrimaryEndpoint.Property(EndpointProperty.Host)};Port={PrimaryEndpoint.Property(EndpointProperty.Port)};Username={Superuser};Password={PasswordParameter}");
+}
+
+/// <summary>
+/// A tenant's database on the shared server, owned by a login role of its own (<see cref="Role"/>, password
+/// <see cref="PasswordParameter"/>) that no other tenant's role can connect to. Created (and its role's password kept
+/// equal to the parameter) when the server is ready in run mode; by the server's init script when published.
+/// </summary>
+public sealed class TenantDatabaseResource(string name, string databaseName, string role, ParameterResource password, IResourceWithConnectionString server)
+    : Resource(name), IResourceWithParent<IResourceWithConnectionString>, IResourceWithConnectionString
+{
+    public string DatabaseName { get; } = databaseName;
+
+    public string Role { get; } = role;
+
+    public ParameterResource PasswordParameter { get; } = password;
+
+    public IResourceWithConnectionString Parent { get; } = server;
+
+    private EndpointReference Endpoint => ((IResourceWithEndpoints)Parent).GetEndpoint("tcp");
+
+    /// <summary>The Npgsql connection string of the tenant's role (<c>ConnectionStrings__db</c> of its web app).</summary>
+    public ReferenceExpression ConnectionStringExpression => ReferenceExpression.Create(
+        $"Host={Endpoint.Property(EndpointProperty.Host)};Port={Endpoint.Property(EndpointProperty.Port)};Username={Role};Password={PasswordParameter};Database={DatabaseName}");
+
+    /// <summary><c>postgresql://role:password@host:port/database</c>, the form of <c>databaseUrl</c> in <c>TENANT_CONFIGS</c>.</summary>
+    public ReferenceExpression UriExpression => ReferenceExpression.Create(
+        $"postgresql://{Role}:{PasswordParameter:uri}@{Endpoint.Property(EndpointProperty.Host)}:{Endpoint.Property(EndpointProperty.Port)}/{DatabaseName}");
+}
+
+/// <summary>The tenant databases declared on one server, for provisioning and for the published init script.</summary>
+internal sealed class TenantDatabasesAnnotation : IResourceAnnotation
+{
+    public List<TenantDatabaseResource> Databases { get; } = [];
+}
+
+/// <summary>
+/// <c>AddTenantPostgres</c> / <c>AddTenantDatabase</c>: one PostgreSQL server for all tenants with a database and an
+/// owner role per tenant. A <c>postgres</c> container (Aspire's PostgreSQL integration) when published or when a container
+/// runtime works; otherwise a local cluster in the state directory, run as the <c>postgres</c> user when the AppHost is root.
+/// </summary>
+public static class PostgresBuilderExtensions
+{
+    internal const string InitScriptDirectory = "postgres-init";
+
+    public static IResourceBuilder<IResourceWithConnectionString> AddTenantPostgres(this IDistributedApplicationBuilder builder, [ResourceName] string name)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var databases = new TenantDatabasesAnnotation();
+        if (ContainerRuntime.UseContainers(builder))
+        {
+            var container = builder.AddPostgres(name)
+                .WithDataVolume($"{name}-data")
+                // A subdirectory, so a fresh persistent volume's lost+found does not stop initdb.
+                .WithEnvironment("PGDATA", "/var/lib/postgresql/data/pgdata")
+                .WithAnnotation(databases)
+                // First start of a published server: the init script creates each tenant's role and database from the
+                // variables below (database:role pairs in TENANT_DATABASES, passwords in TENANT_DATABASE_PASSWORD_<DATABASE>).
+                .WithBindMount(Path.Combine(builder.AppHostDirectory, InitScriptDirectory), "/docker-entrypoint-initdb.d", isReadOnly: true)
+                .WithEnvironment(context =>
+                {
+                    context.EnvironmentVariables["TENANT_DATABASES"] = string.Join(' ', databases.Databases.Select(d => $"{d.DatabaseName}:{d.Role}"));
+                    foreach (var database in databases.Databases)
+                    {
+                        context.EnvironmentVariables[PasswordVariable(database)] = database.PasswordParameter;
+                    }
+                });
+            var server = container.Resource;
+            builder.Eventing.Subscribe<ResourceReadyEvent>(server, (@event, cancellationToken) =>
+                ProvisionAsync(@event.Services, server, databases,
+                    async ct => await server.ConnectionStringExpression.GetValueAsync(ct) + ";Database=postgres", cancellationToken));
+            return container;
+        }
+
+        var password = ParameterResourceBuilderExtensions.CreateDefaultPasswordParameter(builder, $"{name}-password", special: false);
+        var directory = AppHostState.For(builder, name);
+        var postgres = new PostgresExecutableResource(name, directory, password);
+        var resource = builder.AddResource(postgres)
+            .WithEndpoint(name: PostgresExecutableResource.EndpointName, scheme: "tcp")
+            .WithIconName("DatabaseMultiple")
+            .WithAnnotation(databases)
+            .ExcludeFromManifest();
+        if (Prerequisites.FindPostgresBinDirectory() is not { } bin)
+        {
+            return resource.FailsToStart(Prerequisites.Missing("PostgreSQL server binaries (initdb, postgres) were", Prerequisites.PostgresPackage));
+        }
+
+        var script = AppHostState.WriteScript(directory, "postgres.sh");
+        string AdminConnectionString() => new NpgsqlConnectionStringBuilder
+        {
+            Host = postgres.SocketDirectory,
+            Port = postgres.PrimaryEndpoint.TargetPort ?? throw new InvalidOperationException($"{name} has no port yet."),
+            Username = PostgresExecutableResource.Superuser,
+            Database = "postgres",
+            Pooling = false,
+            Timeout = 3,
+        }.ConnectionString;
+
+        var healthCheck = $"{name}_check";
+        builder.Services.AddHealthChecks().AddNpgSql(_ => AdminConnectionString(), name: healthCheck);
+        builder.Eventing.Subscribe<ResourceReadyEvent>(postgres, (@event, cancellationToken) =>
+            ProvisionAsync(@event.Services, postgres, databases, async ct =>
+            {
+                // The superuser's password follows its parameter too, so TCP clients that use it keep working after it changes.
+                var connection = AdminConnectionString();
+                await using (var superuser = new NpgsqlConnection(connection))
+                {
+                    await superuser.OpenAsync(ct);
+                    await ExecuteAsync(superuser, $"ALTER ROLE \"{PostgresExecutableResource.Superuser}\" WITH PASSWORD {await QuotedAsync(password, ct)}", ct);
+                }
+                return connection;
+            }, cancellationToken));
+
+        return resource
+            .WithEnvironment("POSTGRES_PASSWORD", password)
+            .WithArgs(context =>
+            {
+                context.Args.Add(script);
+                context.Args.Add(bin);
+                context.Args.Add(Path.Combine(directory, "data"));
+                context.Args.Add(postgres.PrimaryEndpoint.Property(EndpointProperty.TargetPort));
+                context.Args.Add(postgres.SocketDirectory);
+            })
+            .WithHealthCheck(healthCheck);
+    }
+
+    /// <summary>
+    /// The tenant's database <paramref name="databaseName"/> on <paramref name="server"/>, owned by the login role
+    /// <paramref name="role"/> whose password is <paramref name="password"/>. Healthy once that role can connect to it.
+    /// </summary>
+    public static IResourceBuilder<TenantDatabaseResource> AddTenantDatabase(this IResourceBuilder<IResourceWithConnectionString> server,
+        [ResourceName] string name, string databaseName, string role, IResourceBuilder<ParameterResource> password)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        ArgumentNullException.ThrowIfNull(password);
+        SqlIdentifier.Validate(databaseName);
+        SqlIdentifier.Validate(role);
+        if (!server.Resource.TryGetLastAnnotation<TenantDatabasesAnnotation>(out var databases))
+        {
+            throw new InvalidOperationException($"{server.Resource.Name} was not added with AddTenantPostgres.");
+        }
+        var database = new TenantDatabaseResource(name, databaseName, role, password.Resource, server.Resource);
+        databases.Databases.Add(database);
+
+        string? connectionString = null;
+        var builder = server.ApplicationBuilder;
+        builder.Eventing.Subscribe<ConnectionStringAvailableEvent>(database, async (_, cancellationToken) =>
+            connectionString = await database.ConnectionStringExpression.GetValueAsync(cancellationToken));
+        var healthCheck = $"{name}_check";
+        builder.Services.AddHealthChecks().AddNpgSql(_ => connectionString ?? throw new InvalidOperationException($"{name}'s connection string is not available yet."), name: healthCheck);
+        return builder.AddResource(database)
+            .WithIconName("Database")
+            .WithHealthCheck(healthCheck);
+    }
+
+    internal static string PasswordVariable(TenantDatabaseResource database) =>
+        "TENANT_DATABASE_PASSWORD_" + database.DatabaseName.ToUpperInvariant();
+
+    /// <summary>
+    /// Creates each tenant's role and database if missing and keeps the role's password equal to its parameter. A failure
+    /// marks the databases failed (so what waits for them fails too, instead of waiting) and says why in the server's log.
+    /// </summary>
+    private static async Task ProvisionAsync(IServiceProvider services, IResource server, TenantDatabasesAnnotation databases,
+        Func<CancellationToken, Task<string>> adminConnectionString, CancellationToken cancellationToken)
+    {
+        var logger = services.GetRequiredService<ResourceLoggerService>().GetLogger(server);
+        var notifications = services.GetRequiredService<ResourceNotificationService>();
+        try
+        {
+            await using var connection = new NpgsqlConnection(await adminConnectionString(cancellationToken));
+            await connection.OpenAsync(cancellationToken);
+            foreach (var database in databases.Databases)
+            {
+                var exists = await ScalarAsync(connection, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = @name)", database.Role, cancellationToken);
+                var password = await QuotedAsync(database.PasswordParameter, cancellationToken);
+                await ExecuteAsync(connection, exists
+                    ? $"ALTER ROLE \"{database.Role}\" WITH LOGIN PASSWORD {password}"
+                    : $"CREATE ROLE \"{database.Role}\" WITH LOGIN PASSWORD {password}", cancellationToken);
+                if (!await ScalarAsync(connection, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = @name)", database.DatabaseName, cancellationToken))
+                {
+                    await ExecuteAsync(connection, $"CREATE DATABASE \"{database.DatabaseName}\" OWNER \"{database.Role}\"", cancellationToken);
+                    logger.LogInformation("Created database {Database} owned by {Role}", database.DatabaseName, database.Role);
+                }
+                // One tenant's role must not reach another tenant's database.
+                await ExecuteAsync(connection, $"REVOKE CONNECT, TEMPORARY ON DATABASE \"{database.DatabaseName}\" FROM PUBLIC", cancellationToken);
+            }
+        }
+        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
+        {
+            logger.LogError(ex, "Could not create the tenant databases on {Server}: {Reason}", server.Name, ex.Message);
+            foreach (var database in databases.Databases)
+            {
+                await notifications.PublishUpdateAsync(database, state => state with
+                {
+                    State = new ResourceStateSnapshot(KnownResourceStates.FailedToStart, KnownResourceStateStyles.Error),
+                });
+            }
+        }
+    }
+
+    private static async Task<string> QuotedAsync(ParameterResource parameter, CancellationToken cancellationToken)
+    {
+        var value = await parameter.GetValueAsync(cancellationToken) ?? throw new InvalidOperationException($"Parameter {parameter.Name} has no value.");
+        return "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'";
+    }
+
+    private static async Task<bool> ScalarAsync(NpgsqlConnection connection, string sql, string name, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        command.Parameters.AddWithValue("name", name);
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}
+
+/// <summary>PostgreSQL names the hosting layer writes into SQL unquoted-safe: lower-case letters, digits, underscores.</summary>
+internal static partial class SqlIdentifier
+{
+    public static void Validate(string name)
+    {
+        if (!Rule().IsMatch(name))
+        {
+            throw new ArgumentException($"Invalid PostgreSQL name '{name}': use lower-case letters, digits and underscores, starting with a letter (at most 63 characters).", nameof(name));
+        }
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[a-z][a-z0-9_]{0,62}$")]
+    private static partial System.Text.RegularExpressions.Regex Rule();
+}
