@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
 using StackExchange.Redis;
 
 namespace Queue;
@@ -7,13 +8,36 @@ namespace Queue;
 /// <summary>Reads the Valkey connection the way every service is configured (see ARCHITECTURE.md).</summary>
 public static class ValkeyConnection
 {
+    /// <summary>The connection name: <c>ConnectionStrings__valkey</c>, what the AppHost's <c>WithReference(valkey)</c> sets.</summary>
+    public const string ConnectionName = "valkey";
+
+    /// <summary>
+    /// Registers the shared Valkey through Aspire's StackExchange.Redis client integration (one multiplexer for the
+    /// process, its health check, logging and metrics), which the job queue then uses. Aspire's
+    /// <c>ConnectionStrings__valkey</c> wins; outside an AppHost the seed's <c>VALKEY_URL</c> works too.
+    /// </summary>
+    public static IHostApplicationBuilder AddValkeyClient(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.AddRedisClient(ConnectionName, settings =>
+        {
+            if (string.IsNullOrWhiteSpace(settings.ConnectionString) && FromConfiguration(builder.Configuration) is { } configured)
+            {
+                settings.ConnectionString = Parse(configured).ToString(includePassword: true);
+            }
+            // The engine's own spans describe each job; a span per Valkey command (blocking fetches, heartbeats) would bury them.
+            settings.DisableTracing = true;
+        }, options => options.AbortOnConnectFail = false);
+        return builder;
+    }
+
     /// <summary>
     /// <c>ConnectionStrings:valkey</c> (Aspire's name) if set, else <c>VALKEY_URL</c>; null when neither is.
     /// </summary>
     public static string? FromConfiguration(IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        var value = configuration.GetConnectionString("valkey");
+        var value = configuration.GetConnectionString(ConnectionName);
         return string.IsNullOrWhiteSpace(value) ? NullIfBlank(configuration["VALKEY_URL"]) : value;
     }
 

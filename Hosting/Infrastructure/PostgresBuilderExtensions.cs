@@ -1,5 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -20,6 +22,22 @@ public sealed class PostgresExecutableResource(string name, string workingDirect
 
     /// <summary>Where the server's Unix socket lives; local connections there are trusted, so provisioning never depends on a password.</summary>
     internal string SocketDirectory => Path.Combine(WorkingDirectory, "sockets");
+
+    /// <summary>
+    /// The port the server listens on behind DCP's proxy, read from its socket's name (<c>.s.PGSQL.&lt;port&gt;</c>): DCP
+    /// chooses it at launch, and the app model only holds a template for it.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The server has not created its socket yet.</exception>
+    internal int ListeningPort()
+    {
+        const string Prefix = ".s.PGSQL.";
+        var socket = Directory.Exists(SocketDirectory)
+            ? Directory.GetFiles(SocketDirectory, Prefix + "*").Select(Path.GetFileName).FirstOrDefault(f => !f!.EndsWith(".lock", StringComparison.Ordinal))
+            : null;
+        return socket is not null && int.TryParse(socket.AsSpan(Prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var port)
+            ? port
+            : throw new InvalidOperationException($"{Name} has not opened its socket in {SocketDirectory} yet.");
+    }
 
     public ReferenceExpression ConnectionStringExpression => ReferenceExpression.Create(
         $"Host={PrimaryEndpoint.Property(EndpointProperty.Host)};Port={PrimaryEndpoint.Property(EndpointProperty.Port)};Username={Superuser};Password={PasswordParameter}");
@@ -110,23 +128,23 @@ public static class PostgresBuilderExtensions
         }
 
         var script = AppHostState.WriteScript(directory, "postgres.sh");
-        string AdminConnectionString() => new NpgsqlConnectionStringBuilder
+        Task<string> AdminConnectionStringAsync(CancellationToken cancellationToken) => Task.FromResult(new NpgsqlConnectionStringBuilder
         {
             Host = postgres.SocketDirectory,
-            Port = postgres.PrimaryEndpoint.TargetPort ?? throw new InvalidOperationException($"{name} has no port yet."),
+            Port = postgres.ListeningPort(),
             Username = PostgresExecutableResource.Superuser,
             Database = "postgres",
             Pooling = false,
             Timeout = 3,
-        }.ConnectionString;
+        }.ConnectionString);
 
         var healthCheck = $"{name}_check";
-        builder.Services.AddHealthChecks().AddNpgSql(_ => AdminConnectionString(), name: healthCheck);
+        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(healthCheck, _ => new PostgresQueryHealthCheck(AdminConnectionStringAsync), null, null));
         builder.Eventing.Subscribe<ResourceReadyEvent>(postgres, (@event, cancellationToken) =>
             ProvisionAsync(@event.Services, postgres, databases, async ct =>
             {
                 // The superuser's password follows its parameter too, so TCP clients that use it keep working after it changes.
-                var connection = AdminConnectionString();
+                var connection = await AdminConnectionStringAsync(ct);
                 await using (var superuser = new NpgsqlConnection(connection))
                 {
                     await superuser.OpenAsync(ct);
@@ -134,6 +152,12 @@ public static class PostgresBuilderExtensions
                 }
                 return connection;
             }, cancellationToken));
+        // DCP gives container resources' states to their children, not executables': the databases follow the server here.
+        builder.Eventing.Subscribe<BeforeStartEvent>((@event, _) =>
+        {
+            ChildStates.Follow(@event.Services, postgres, () => databases.Databases);
+            return Task.CompletedTask;
+        });
 
         return resource
             .WithEnvironment("POSTGRES_PASSWORD", password)
@@ -255,4 +279,61 @@ internal static partial class SqlIdentifier
 
     [System.Text.RegularExpressions.GeneratedRegex("^[a-z][a-z0-9_]{0,62}$")]
     private static partial System.Text.RegularExpressions.Regex Rule();
+}
+
+/// <summary>Healthy when the server answers <c>SELECT 1</c>.</summary>
+internal sealed class PostgresQueryHealthCheck(Func<CancellationToken, Task<string>> connectionString) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await using var connection = new NpgsqlConnection(await connectionString(cancellationToken));
+            await connection.OpenAsync(cancellationToken);
+            await using var command = new NpgsqlCommand("SELECT 1", connection);
+            await command.ExecuteScalarAsync(cancellationToken);
+            return HealthCheckResult.Healthy();
+        }
+        catch (Exception ex) when (ex is NpgsqlException or FormatException or InvalidOperationException or TimeoutException)
+        {
+            return HealthCheckResult.Unhealthy(ex.Message, ex);
+        }
+    }
+}
+
+/// <summary>Publishes a parent's state to its child resources for as long as the application runs.</summary>
+internal static class ChildStates
+{
+    public static void Follow(IServiceProvider services, IResource parent, Func<IEnumerable<IResource>> children)
+    {
+        var notifications = services.GetRequiredService<ResourceNotificationService>();
+        var stopping = services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                string? last = null;
+                await foreach (var update in notifications.WatchAsync(stopping))
+                {
+                    if (update.Resource != parent || update.Snapshot.State?.Text is not { } state || state == last)
+                    {
+                        continue;
+                    }
+                    last = state;
+                    foreach (var child in children())
+                    {
+                        await notifications.PublishUpdateAsync(child, s => s with
+                        {
+                            State = update.Snapshot.State,
+                            StartTimeStamp = update.Snapshot.StartTimeStamp,
+                            StopTimeStamp = update.Snapshot.StopTimeStamp,
+                        });
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+            }
+        }, stopping);
+    }
 }

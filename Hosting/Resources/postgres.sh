@@ -43,6 +43,9 @@ if [ -f "$data/postmaster.pid" ] && as_server_user "$bin/pg_ctl" status -D "$dat
   as_server_user "$bin/pg_ctl" stop -D "$data" -m fast -w -t 20 >/dev/null || true
 fi
 
+# The AppHost learns the server's port from its socket's name: leave no older one beside it.
+rm -f "$sockets"/.s.PGSQL.*
+
 set -- "$bin/postgres" -D "$data" -p "$port" -c listen_addresses=127.0.0.1 -c unix_socket_directories="$sockets" \
   -c max_connections=400 -c log_min_messages=warning
 if [ "$(id -u)" -eq 0 ]; then

@@ -3,12 +3,23 @@ using StackExchange.Redis;
 
 namespace Queue.Storage;
 
-/// <summary>The queue's own multiplexer, connected on first use and shared by client and server of one process.</summary>
-internal sealed class QueueConnection(IOptions<JobQueueOptions> options) : IAsyncDisposable
+/// <summary>
+/// The queue's Valkey connection, shared by client and server of one process: the application's multiplexer when it
+/// registered one (Aspire's <c>AddRedisClient</c>, see <see cref="ValkeyConnection.AddValkeyClient"/>), else one of the
+/// queue's own, connected on first use from <see cref="JobQueueOptions.ConnectionString"/>.
+/// </summary>
+internal sealed class QueueConnection : IAsyncDisposable
 {
-    private readonly Lazy<Task<ConnectionMultiplexer>> _connection = new(() =>
-        ConnectionMultiplexer.ConnectAsync(ValkeyConnection.Parse(options.Value.ConnectionString
+    private readonly Lazy<Task<IConnectionMultiplexer>> _connection;
+    private readonly bool _owned;
+
+    public QueueConnection(IOptions<JobQueueOptions> options, IServiceProvider services)
+    {
+        var shared = services.GetService(typeof(IConnectionMultiplexer)) as IConnectionMultiplexer;
+        _owned = shared is null;
+        _connection = new(async () => shared ?? await ConnectionMultiplexer.ConnectAsync(ValkeyConnection.Parse(options.Value.ConnectionString
             ?? throw new InvalidOperationException("No Valkey connection configured: set ConnectionStrings__valkey or VALKEY_URL."))));
+    }
 
     private IDatabase? _database;
 
@@ -21,7 +32,7 @@ internal sealed class QueueConnection(IOptions<JobQueueOptions> options) : IAsyn
 
     public async ValueTask DisposeAsync()
     {
-        if (_connection.IsValueCreated)
+        if (_owned && _connection.IsValueCreated)
         {
             try
             {

@@ -10,6 +10,7 @@ internal static class Extensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddTenancy();
+        builder.AddValkeyClient();
         builder.Services.AddJobQueueClient();
         builder.Services.AddHealthChecks().AddJobQueueCheck();
         builder.Services.AddOptions<SchedulerOptions>().BindConfiguration("").ValidateDataAnnotations().ValidateOnStart();

@@ -1,19 +1,22 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using Hosting;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using MimeKit;
 using Npgsql;
-using Tests.Hosting;
-using Dashboard.Telemetry;
+using Tests.AppHost;
 using Tests.Otlp;
 using OtlpSpanKind = OpenTelemetry.Proto.Trace.V1.Span.Types.SpanKind;
 
 namespace Tests.EndToEnd;
 
 /// <summary>
-/// The whole topology, two tenants, one signed-in action: a failed result recorded in tenant A's web app travels
-/// through the shared worker to A's database, A's mail and A's traces, and nothing of it shows from tenant B.
+/// The real AppHost through Aspire.Hosting.Testing, two tenants, one signed-in action: a failed result recorded in
+/// tenant A's web app travels through the shared worker to A's database, A's mail and A's traces, and nothing of it
+/// shows from tenant B. The projects export their telemetry to a receiver of the test's instead of a dashboard.
 /// </summary>
 public sealed class TenantJourneyTests
 {
@@ -30,29 +33,34 @@ public sealed class TenantJourneyTests
         var cancellationToken = TestContext.Current.CancellationToken;
         using var scope = AppHostScope.Create();
         await using var otlp = await OtlpReceiver.StartAsync(cancellationToken);
-        var builder = await scope.BuilderAsync(
-            [TenantA, TenantB],
-            "--OTEL_EXPORTER_OTLP_ENDPOINT", otlp.Endpoint.ToString().TrimEnd('/'),
-            "--OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf",
-            "--OTEL_BSP_SCHEDULE_DELAY", "500");
-        var app = builder.Build();
-        List<int> processIds = [];
-        try
+        var builder = await scope.BuilderAsync([TenantA, TenantB]);
+        foreach (var project in builder.Resources.OfType<ProjectResource>().ToList())
         {
-            await app.StartAsync(cancellationToken);
+            builder.CreateResourceBuilder(project)
+                .WithEnvironment("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.Endpoint.ToString().TrimEnd('/'))
+                .WithEnvironment("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+                .WithEnvironment("OTEL_BSP_SCHEDULE_DELAY", "500");
+        }
+
+        await using (var app = await builder.BuildAsync(cancellationToken))
+        {
             using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
             {
                 timeout.CancelAfter(StartTimeout);
-                await app.WaitForAllHealthyAsync(timeout.Token);
+                await app.StartAsync(timeout.Token);
+                foreach (var resource in new[] { $"web-{TenantA}", $"web-{TenantB}", "workers" })
+                {
+                    await app.ResourceNotifications.WaitForResourceHealthyAsync(resource, timeout.Token);
+                }
             }
-            processIds = app.GetResourceStates().SelectMany(s => s.ProcessIds).ToList();
             // The administrators the web apps seeded, as the topology resolved its parameters.
-            string Parameter(string name) => app.Resources.OfType<ParameterResource>().Single(p => p.Name == name).Value;
-            var adminEmail = Parameter("admin-email");
+            var parameters = app.Services.GetRequiredService<DistributedApplicationModel>().Resources.OfType<ParameterResource>().ToList();
+            async Task<string> ParameterAsync(string name) => (await parameters.Single(p => p.Name == name).GetValueAsync(cancellationToken))!;
+            var adminEmail = await ParameterAsync("admin-email");
 
             // Tenant A: the seeded admin records a failed result; a second admin wants every notification by email.
             using var webA = app.CreateHttpClient($"web-{TenantA}");
-            await SignInAsync(webA, adminEmail, Parameter($"admin-password-{TenantA}"));
+            await SignInAsync(webA, adminEmail, await ParameterAsync($"admin-password-{TenantA}"));
             var colleague = $"colleague-{Guid.NewGuid():N}@example.test";
             await PostAsync(webA, "/api/users", new { email = colleague, name = "Second Admin", password = "colleague-password-1", isAdmin = true, emailPreference = "Immediate" });
             var projectId = (long)(await PostAsync(webA, "/api/projects", new { name = "Checkout" }))["id"]!;
@@ -64,15 +72,11 @@ public sealed class TenantJourneyTests
             await The_mail_to_the_colleague_links_to_tenant_a_only(app, scope, runId, colleague);
             var createNotification = await A_job_id_from_tenant_a_admin(webA);
             await The_trace_of_the_request_reaches_the_worker_database_call_all_in_tenant_a(otlp, runId, createNotification);
-            await Tenant_b_sees_none_of_tenant_a_jobs(app, adminEmail, Parameter($"admin-password-{TenantB}"), createNotification);
-        }
-        finally
-        {
-            await app.DisposeAsync();
+            await Tenant_b_sees_none_of_tenant_a_jobs(app, adminEmail, await ParameterAsync($"admin-password-{TenantB}"), createNotification);
         }
 
-        Assert.All(processIds, pid => Assert.False(RunModeTests.IsAlive(pid), $"process {pid} is still alive"));
-        Assert.Empty(RunModeTests.ProcessesMentioning(scope.StateDirectory));
+        // Disposing the application stops DCP and every process it started: none of the local servers is left.
+        await global::Tests.Infrastructure.Wait.UntilAsync(() => scope.ProcessesMentioningRoot().Count == 0, "the local servers to stop");
     }
 
     private static async Task Tenant_a_database_has_the_notifications_and_tenant_b_none(DistributedApplication app, long runId, string colleague)

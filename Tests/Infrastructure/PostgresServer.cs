@@ -56,7 +56,7 @@ public sealed class PostgresServer : IAsyncDisposable
 
     internal static async Task<PostgresServer> StartAsync(TestRunDirectory run)
     {
-        var bin = global::Hosting.Orchestration.Prerequisites.PostgresBinDirectory();
+        var bin = global::Hosting.Prerequisites.PostgresBinDirectory();
         var root = run.CreateSubdirectory("postgres");
         var data = Path.Combine(root, "data");
         var sockets = Path.Combine(root, "sockets");

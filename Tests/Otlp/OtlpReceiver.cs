@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.IO.Compression;
 using System.Net;
 using Google.Protobuf;
 using Microsoft.AspNetCore.Builder;
@@ -8,8 +9,8 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Dashboard.Otlp;
-using Dashboard.Telemetry;
+using OpenTelemetry.Proto.Collector.Logs.V1;
+using OpenTelemetry.Proto.Collector.Metrics.V1;
 using OpenTelemetry.Proto.Collector.Trace.V1;
 
 namespace Tests.Otlp;
@@ -24,9 +25,8 @@ internal static class ReceivedSpans
 }
 
 /// <summary>
-/// A minimal OTLP/HTTP receiver (binary protobuf) on 127.0.0.1 and a free port: <c>POST /v1/traces</c> is decoded
-/// with the Dashboard's decoder and kept; <c>/v1/logs</c> and <c>/v1/metrics</c> are accepted and ignored.
-/// Thread-safe to read while receiving.
+/// A minimal OTLP/HTTP receiver (binary protobuf, gzip accepted) on 127.0.0.1 and a free port: traces, logs and metrics
+/// posted to <c>/v1/*</c> are decoded from the specification's protos and kept. Thread-safe to read while receiving.
 /// </summary>
 internal sealed class OtlpReceiver : IAsyncDisposable
 {
@@ -34,6 +34,9 @@ internal sealed class OtlpReceiver : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<SpanRecord> _spans = new();
+    private readonly ConcurrentQueue<LogRecordEntry> _logs = new();
+    private readonly ConcurrentQueue<MetricPoint> _metrics = new();
+    private long _logSequence;
 
     private OtlpReceiver(WebApplication app) => _app = app;
 
@@ -42,6 +45,10 @@ internal sealed class OtlpReceiver : IAsyncDisposable
 
     public IReadOnlyList<SpanRecord> Spans => [.. _spans];
 
+    public IReadOnlyList<LogRecordEntry> Logs => [.. _logs];
+
+    public IReadOnlyList<MetricPoint> Metrics => [.. _metrics];
+
     public static async Task<OtlpReceiver> StartAsync(CancellationToken cancellationToken)
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -49,9 +56,12 @@ internal sealed class OtlpReceiver : IAsyncDisposable
         builder.Logging.ClearProviders();
         var app = builder.Build();
         var receiver = new OtlpReceiver(app);
-        app.MapPost("/v1/traces", receiver.ReceiveTracesAsync);
-        app.MapPost("/v1/logs", Accept);
-        app.MapPost("/v1/metrics", Accept);
+        app.MapPost("/v1/traces", (HttpRequest request) => ReceiveAsync(request, ExportTraceServiceRequest.Parser,
+            export => Enqueue(receiver._spans, OtlpDecoder.Spans(export)), new ExportTraceServiceResponse()));
+        app.MapPost("/v1/logs", (HttpRequest request) => ReceiveAsync(request, ExportLogsServiceRequest.Parser,
+            export => Enqueue(receiver._logs, OtlpDecoder.Logs(export, () => Interlocked.Increment(ref receiver._logSequence))), new ExportLogsServiceResponse()));
+        app.MapPost("/v1/metrics", (HttpRequest request) => ReceiveAsync(request, ExportMetricsServiceRequest.Parser,
+            export => Enqueue(receiver._metrics, OtlpDecoder.Metrics(export)), new ExportMetricsServiceResponse()));
         await app.StartAsync(cancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         receiver.Endpoint = new Uri(address);
@@ -60,17 +70,24 @@ internal sealed class OtlpReceiver : IAsyncDisposable
 
     public ValueTask DisposeAsync() => _app.DisposeAsync();
 
-    private async Task ReceiveTracesAsync(HttpContext context)
+    private static async Task<IResult> ReceiveAsync<T>(HttpRequest request, MessageParser<T> parser, Action<T> keep, IMessage response) where T : IMessage<T>
     {
-        var request = ExportTraceServiceRequest.Parser.ParseFrom(await OtlpHttpApi.ReadBodyAsync(context.Request));
-        foreach (var span in OtlpDecoder.Spans(request))
+        using var body = new MemoryStream();
+        await using (var source = request.Headers.ContentEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase)
+            ? new GZipStream(request.Body, CompressionMode.Decompress)
+            : request.Body)
         {
-            _spans.Enqueue(span);
+            await source.CopyToAsync(body, request.HttpContext.RequestAborted);
         }
-        context.Response.ContentType = Protobuf;
-        await context.Response.Body.WriteAsync(new ExportTraceServiceResponse().ToByteArray(), context.RequestAborted);
+        keep(parser.ParseFrom(body.ToArray()));
+        return Results.Bytes(response.ToByteArray(), Protobuf);
     }
 
-    // An empty body is a valid (empty) Export*ServiceResponse.
-    private static IResult Accept() => Results.Bytes([], Protobuf);
+    private static void Enqueue<T>(ConcurrentQueue<T> queue, IEnumerable<T> items)
+    {
+        foreach (var item in items)
+        {
+            queue.Enqueue(item);
+        }
+    }
 }

@@ -21,14 +21,19 @@ internal static class Extensions
         builder.AddTenancy();
         services.AddOptions<WebOptions>().BindConfiguration("").ValidateDataAnnotations().ValidateOnStart();
 
-        // One database: the tenant's (ConnectionStrings__db or DATABASE_URL). A bad value fails the start, naming the variable.
+        // One database, the tenant's, through Aspire's EF Core integration (pooled contexts, health check, tracing, metrics).
+        // Its connection comes from ConnectionStrings__db or the seed's DATABASE_URL; a bad value fails the start, naming the variable.
         var connectionString = SingleTenantDatabase.GetConnectionString(builder.Configuration);
-        services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
-        services.AddDbContext<TenantDbContext>((sp, options) => options.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()));
+        builder.AddNpgsqlDbContext<TenantDbContext>(WebOptions.DatabaseConnectionName, settings =>
+        {
+            settings.ConnectionString = connectionString;
+            // Imports and result writes use explicit transactions, which a retrying execution strategy refuses.
+            settings.DisableRetry = true;
+        });
         services.AddTransient<TenantDatabaseMigrator>();
-        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("db");
 
         // The web app enqueues and administers its own tenant's jobs; it runs no worker.
+        builder.AddValkeyClient();
         services.AddJobQueueClient();
         services.AddHealthChecks().AddJobQueueCheck();
 

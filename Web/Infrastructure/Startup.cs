@@ -65,20 +65,3 @@ internal sealed class DatabaseXmlRepository(IServiceScopeFactory scopes) : IXmlR
         db.SaveChanges();
     }
 }
-
-internal sealed class DatabaseHealthCheck(NpgsqlDataSource dataSource) : IHealthCheck
-{
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            await using var command = dataSource.CreateCommand("SELECT 1");
-            await command.ExecuteScalarAsync(cancellationToken);
-            return HealthCheckResult.Healthy();
-        }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException)
-        {
-            return HealthCheckResult.Unhealthy("The tenant database does not answer.", e);
-        }
-    }
-}

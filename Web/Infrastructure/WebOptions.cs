@@ -6,6 +6,9 @@ namespace Web.Infrastructure;
 /// <summary>The web app's own settings, from environment variables of the same names.</summary>
 internal sealed class WebOptions
 {
+    /// <summary>The tenant database's connection name: <c>ConnectionStrings__db</c>, what the AppHost's <c>WithReference(database, "db")</c> sets.</summary>
+    public const string DatabaseConnectionName = "db";
+
     public const long DefaultImportMaxBytes = 4L * 1024 * 1024 * 1024;
 
     /// <summary>The administrator seeded at startup, when both are set. Changing the password here resets it.</summary>

@@ -27,6 +27,7 @@ internal static class Extensions
         var configuration = builder.Configuration;
 
         builder.AddTenancy();
+        builder.AddValkeyClient();
 
         // Multi-tenant mode: one pool per tenant database. Single-tenant mode: the one database of the deployment.
         services.AddSingleton(sp => new SingleTenantDataSource(sp.GetRequiredService<ITenantSettingsStore>().IsMultiTenant

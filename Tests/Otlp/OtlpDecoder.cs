@@ -1,5 +1,5 @@
 using System.Globalization;
-using Dashboard.Telemetry;
+
 using OpenTelemetry.Proto.Collector.Logs.V1;
 using OpenTelemetry.Proto.Collector.Metrics.V1;
 using OpenTelemetry.Proto.Collector.Trace.V1;
@@ -8,9 +8,9 @@ using OpenTelemetry.Proto.Metrics.V1;
 using OpenTelemetry.Proto.Resource.V1;
 using ProtoStatus = OpenTelemetry.Proto.Trace.V1.Status.Types.StatusCode;
 
-namespace Dashboard.Otlp;
+namespace Tests.Otlp;
 
-/// <summary>Turns OTLP export requests into the Dashboard's records.</summary>
+/// <summary>Turns OTLP export requests into records the tests can read.</summary>
 internal static partial class OtlpDecoder
 {
     public static IEnumerable<SpanRecord> Spans(ExportTraceServiceRequest request)

@@ -1,4 +1,4 @@
-namespace Dashboard.Telemetry;
+namespace Tests.Otlp;
 
 /// <summary>One span as received: ids in lower-case hex, times in Unix nanoseconds, attributes rendered as text.</summary>
 internal sealed record SpanRecord(
