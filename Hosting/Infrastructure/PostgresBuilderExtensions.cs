@@ -93,8 +93,6 @@ public static class PostgresBuilderExtensions
         {
             var container = builder.AddPostgres(name)
                 .WithDataVolume($"{name}-data")
-                // A subdirectory, so a fresh persistent volume's lost+found does not stop initdb.
-                .WithEnvironment("PGDATA", "/var/lib/postgresql/data/pgdata")
                 .WithAnnotation(databases)
                 // First start of a published server: the init script creates each tenant's role and database from the
                 // variables below (database:role pairs in TENANT_DATABASES, passwords in TENANT_DATABASE_PASSWORD_<DATABASE>).

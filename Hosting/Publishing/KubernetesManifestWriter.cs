@@ -261,7 +261,7 @@ internal sealed class KubernetesManifestWriter(DistributedApplicationExecutionCo
     }
 
     /// <summary>A value as the pod sees it: services by their Kubernetes DNS name and container port, parameters resolved.</summary>
-    private static async Task<string> RenderAsync(object? value, RenderedValue rendered, CancellationToken cancellationToken)
+    private async Task<string> RenderAsync(object? value, RenderedValue rendered, CancellationToken cancellationToken)
     {
         switch (value)
         {
@@ -276,6 +276,9 @@ internal sealed class KubernetesManifestWriter(DistributedApplicationExecutionCo
                 return await RenderAsync(reference.Resource.ConnectionStringExpression, rendered, cancellationToken);
             case IResourceWithConnectionString withConnectionString:
                 return await RenderAsync(withConnectionString.ConnectionStringExpression, rendered, cancellationToken);
+            case EndpointReference { EndpointAnnotation.IsExternal: true, EndpointAnnotation.UriScheme: "http" or "https" } external:
+                // What users open (links in mail, say): the address its Ingress serves.
+                return $"http://{external.Resource.Name}.{ingressDomain}";
             case EndpointReference endpoint:
                 return $"{endpoint.EndpointAnnotation.UriScheme}://{endpoint.Resource.Name}:{PortOf(endpoint)}";
             case EndpointReferenceExpression property:

@@ -1,0 +1,74 @@
+using System.Text.Json.Nodes;
+using k8s;
+using k8s.Models;
+
+namespace Tests.AppHost;
+
+/// <summary>What ops deploy: the Aspire manifest for azd and plain Kubernetes manifests, from the AppHost's own command line.</summary>
+public sealed class PublishingTests
+{
+    [Fact]
+    public async Task The_manifest_has_containers_for_infrastructure_projects_for_services_and_no_dashboard()
+    {
+        using var scope = AppHostScope.Create();
+        var path = Path.Combine(scope.Root, "out", "aspire-manifest.json");
+
+        var result = await AppHostProcess.RunAsync("--publisher", "manifest", "--output-path", path, "--AppHost:Tenants", scope.WriteTenants("tenant-a", "tenant-b"));
+
+        Assert.True(result.ExitCode == 0, result.Output + result.Error);
+        var resources = JsonNode.Parse(File.ReadAllText(path))!["resources"]!.AsObject();
+        string TypeOf(string name) => (string)resources[name]!["type"]!;
+        Assert.All(new[] { "valkey", "postgres", "smtp" }, name => Assert.Equal("container.v0", TypeOf(name)));
+        Assert.All(new[] { "web-tenant-a", "web-tenant-b", "workers", "scheduler" }, name => Assert.Equal("project.v0", TypeOf(name)));
+        Assert.All(new[] { "db-tenant-a", "db-tenant-b" }, name => Assert.Equal("value.v0", TypeOf(name)));
+        Assert.All(new[] { "admin-email", "admin-password-tenant-a", "signing-key-tenant-b", "db-password-tenant-a" }, name => Assert.Equal("parameter.v0", TypeOf(name)));
+        // Aspire 13 writes URI-encoded parameter values as annotated strings; nothing else is outside the four kinds.
+        Assert.All(resources, r => Assert.Contains((string)r.Value!["type"]!, new[] { "container.v0", "container.v1", "project.v0", "project.v1", "value.v0", "parameter.v0", "annotated.string" }));
+        Assert.DoesNotContain(resources, r => r.Key.Contains("dashboard", StringComparison.OrdinalIgnoreCase));
+        Assert.Equal("docker.io/valkey/valkey:8.1", (string?)resources["valkey"]!["image"]);
+        Assert.Contains("--appendonly yes", resources["valkey"]!["args"]!.ToJsonString(), StringComparison.Ordinal);
+        // The published server creates each tenant's role and database on first start.
+        var postgres = resources["postgres"]!;
+        Assert.Equal("tenant_a:tenant_a tenant_b:tenant_b", (string?)postgres["env"]!["TENANT_DATABASES"]);
+        Assert.Equal("{db-password-tenant-a.value}", (string?)postgres["env"]!["TENANT_DATABASE_PASSWORD_TENANT_A"]);
+        Assert.Equal("/docker-entrypoint-initdb.d", (string?)postgres["bindMounts"]![0]!["target"]);
+        Assert.True((bool)resources["web-tenant-a"]!["bindings"]!["http"]!["external"]!);
+    }
+
+    [Fact]
+    public async Task Kubernetes_output_has_deployments_statefulsets_a_job_secrets_the_tenant_init_script_and_an_ingress_per_web_app()
+    {
+        using var scope = AppHostScope.Create();
+        var directory = Path.Combine(scope.Root, "k8s");
+
+        var result = await AppHostProcess.RunAsync("--publisher", "kubernetes", "--output-path", directory, "--AppHost:Tenants", scope.WriteTenants("tenant-a", "tenant-b"));
+
+        Assert.True(result.ExitCode == 0, result.Output + result.Error);
+        var documents = Directory.GetFiles(directory, "*.yaml").ToDictionary(f => Path.GetFileNameWithoutExtension(f), f => KubernetesYaml.LoadAllFromString(File.ReadAllText(f)));
+        Assert.Equal(["postgres", "scheduler", "smtp", "valkey", "web-tenant-a", "web-tenant-b", "workers"], documents.Keys.Order());
+        Assert.Single(documents["scheduler"].OfType<V1Job>());
+        Assert.Single(documents["workers"].OfType<V1Deployment>());
+        Assert.Single(documents["valkey"].OfType<V1StatefulSet>());
+        var postgres = Assert.Single(documents["postgres"].OfType<V1StatefulSet>());
+        Assert.All(new[] { "web-tenant-a", "web-tenant-b" }, web =>
+        {
+            Assert.Single(documents[web].OfType<V1Deployment>());
+            Assert.Equal($"{web}.localhost", Assert.Single(documents[web].OfType<V1Ingress>()).Spec.Rules.Single().Host);
+        });
+
+        // Secrets hold every secret value; no ConfigMap holds one.
+        var workersSecret = Assert.Single(documents["workers"].OfType<V1Secret>());
+        Assert.Contains("TENANT_CONFIGS", workersSecret.StringData.Keys);
+        Assert.Contains("\"baseUrl\":\"http://web-tenant-a.localhost\"", workersSecret.StringData["TENANT_CONFIGS"], StringComparison.Ordinal);
+        Assert.All(documents.Values.SelectMany(d => d).OfType<V1ConfigMap>(), map =>
+            Assert.DoesNotContain(map.Data.Keys, key => key.Contains("PASSWORD", StringComparison.Ordinal) || key.StartsWith("ConnectionStrings__", StringComparison.Ordinal)));
+
+        // The tenant init script travels as a ConfigMap mounted where the postgres image runs it on first start.
+        var init = documents["postgres"].OfType<V1ConfigMap>().Single(m => m.Data.ContainsKey("10-tenant-databases.sh"));
+        var mount = postgres.Spec.Template.Spec.Containers.Single().VolumeMounts.Single(m => m.MountPath == "/docker-entrypoint-initdb.d");
+        Assert.Equal(init.Metadata.Name, postgres.Spec.Template.Spec.Volumes.Single(v => v.Name == mount.Name).ConfigMap.Name);
+        var env = postgres.Spec.Template.Spec.Containers.Single().Env;
+        Assert.Equal("tenant_a:tenant_a tenant_b:tenant_b", env.Single(e => e.Name == "TENANT_DATABASES").Value);
+        Assert.Equal("postgres-secrets", env.Single(e => e.Name == "TENANT_DATABASE_PASSWORD_TENANT_B").ValueFrom.SecretKeyRef.Name);
+    }
+}

@@ -1,0 +1,88 @@
+using System.Text.Json.Nodes;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Hosting.Infrastructure;
+
+namespace Tests.AppHost;
+
+/// <summary>The topology the AppHost declares for a tenant list, read from its application model without starting it.</summary>
+public sealed class TopologyTests
+{
+    [Fact]
+    public async Task Each_tenant_gets_its_database_its_web_app_and_its_secrets_and_nothing_else_changes()
+    {
+        using var scope = AppHostScope.Create();
+        var two = await scope.BuilderAsync(["tenant-a", "tenant-b"]);
+        var three = await scope.BuilderAsync(["tenant-a", "tenant-b", "tenant-c"]);
+
+        // Aspire adds a hidden "<project>-rebuilder" beside each project; it is Aspire's, not the topology's.
+        static IEnumerable<string> Names(IDistributedApplicationBuilder builder) =>
+            builder.Resources.Select(r => r.Name).Where(n => !n.EndsWith("-rebuilder", StringComparison.Ordinal));
+        var added = Names(three).Except(Names(two)).Order();
+
+        Assert.Equal(["admin-password-tenant-c", "db-password-tenant-c", "db-tenant-c", "signing-key-tenant-c", "web-tenant-c"], added);
+        Assert.Empty(Names(two).Except(Names(three)));
+        Assert.Contains(three.Resources, r => r is { Name: "valkey" } and IResourceWithConnectionString);
+        Assert.IsType<TenantDatabaseResource>(three.Resources.Single(r => r.Name == "db-tenant-c"));
+        Assert.All(three.Resources.OfType<ProjectResource>(), project => Assert.Contains(project.Name, new[] { "web-tenant-a", "web-tenant-b", "web-tenant-c", "workers", "scheduler" }));
+    }
+
+    [Fact]
+    public async Task A_tenant_database_belongs_to_a_role_of_its_own_and_web_apps_and_workers_reach_it_as_that_role()
+    {
+        using var scope = AppHostScope.Create();
+        var builder = await scope.BuilderAsync(["tenant-a", "tenant-b"]);
+        var database = Assert.IsType<TenantDatabaseResource>(builder.Resources.Single(r => r.Name == "db-tenant-a"));
+
+        Assert.Equal(("tenant_a", "tenant_a"), (database.DatabaseName, database.Role));
+        Assert.Equal("db-password-tenant-a", database.PasswordParameter.Name);
+        Assert.True(database.PasswordParameter.Secret);
+        var web = await EnvironmentAsync(builder, "web-tenant-a");
+        Assert.Equal("{db-tenant-a.connectionString}", web["ConnectionStrings__db"]);
+        Assert.Equal("{valkey.connectionString}", web["ConnectionStrings__valkey"]);
+        Assert.Equal("tenant-a", web["INSTANCE_TENANT_ID"]);
+        Assert.Equal("{signing-key-tenant-a.value}", web["TENANT_TENANT_A_SIGNING_KEY"]);
+        Assert.Equal("{admin-password-tenant-a.value}", web["ADMIN_PASSWORD"]);
+        Assert.Equal("{admin-email.value}", web["ADMIN_EMAIL"]);
+    }
+
+    [Fact]
+    public async Task The_workers_get_every_tenant_in_TENANT_CONFIGS_with_its_own_role_signing_key_and_web_address()
+    {
+        using var scope = AppHostScope.Create();
+        var builder = await scope.BuilderAsync(["tenant-a", "tenant-b"]);
+
+        var workers = await EnvironmentAsync(builder, "workers");
+
+        Assert.Equal("true", workers["MULTI_TENANT_MODE"]);
+        var configs = JsonNode.Parse(workers["TENANT_CONFIGS"])!.AsObject();
+        Assert.Equal(["tenant-a", "tenant-b"], configs.Select(c => c.Key));
+        foreach (var (id, tenant) in configs)
+        {
+            var role = id.Replace('-', '_');
+            Assert.StartsWith($"postgresql://{role}:{{db-password-{id}.value}}@{{postgres.bindings.tcp.host}}:{{postgres.bindings.tcp.port}}/{role}", (string)tenant!["databaseUrl"]!, StringComparison.Ordinal);
+            Assert.Equal($"{{signing-key-{id}.value}}", (string?)tenant["signingKey"]);
+            Assert.Equal($"{{web-{id}.bindings.http.url}}", (string?)tenant["baseUrl"]);
+            // No Elasticsearch was declared: the tenant searches with PostgreSQL full-text, and no dead node is invented.
+            Assert.Null(tenant["elasticsearchNode"]);
+        }
+    }
+
+    /// <summary>The resource's environment as the manifest writes it (expressions, not resolved values).</summary>
+    private static async Task<Dictionary<string, string>> EnvironmentAsync(IDistributedApplicationBuilder builder, string resource)
+    {
+        var values = new Dictionary<string, object>();
+        var target = builder.Resources.Single(r => r.Name == resource);
+        var context = new EnvironmentCallbackContext(new DistributedApplicationExecutionContext(DistributedApplicationOperation.Publish), target, values, TestContext.Current.CancellationToken);
+        foreach (var callback in target.Annotations.OfType<EnvironmentCallbackAnnotation>())
+        {
+            await callback.Callback(context);
+        }
+        return values.ToDictionary(v => v.Key, v => v.Value switch
+        {
+            string text => text,
+            IManifestExpressionProvider expression => expression.ValueExpression,
+            var other => other.ToString()!,
+        });
+    }
+}
