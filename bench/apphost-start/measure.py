@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Times the AppHost from launch until every web app and the workers answer /health (which needs Valkey, PostgreSQL,
+every tenant database and SMTP healthy first), then reports the idle RSS of the whole tree.
+
+Usage: bench/apphost-start/measure.py TENANTS [cold|warm] [--idle SECONDS]
+  cold: a fresh state directory (initdb, new AOF); warm: the state directory of the previous run with this many tenants.
+Prints one JSON line: tenants, mode, seconds_to_healthy, idle_rss_mb (AppHost, DCP, dashboard, services, servers), processes.
+Build first: dotnet build Aspire.sln -c Release. Run with nothing else on ports 5090-5091, 5101.. and 15170.
+"""
+import json, os, shutil, signal, subprocess, sys, time, urllib.request
+
+def children_of(pids):
+    table = {}
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open(f'/proc/{entry}/stat') as f:
+                    parts = f.read().rsplit(')', 1)[1].split()
+                table.setdefault(int(parts[1]), []).append(int(entry))
+            except OSError:
+                pass
+    seen, todo = set(), list(pids)
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        todo.extend(table.get(pid, []))
+    return seen
+
+def rss_kb(pid):
+    try:
+        with open(f'/proc/{pid}/status') as f:
+            for line in f:
+                if line.startswith('VmRSS:'):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+def dcp_pids():
+    out = []
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open(f'/proc/{entry}/cmdline', 'rb') as f:
+                    cmd = f.read().split(b'\0')[0]
+                if cmd.endswith(b'/dcp'):
+                    out.append(int(entry))
+            except OSError:
+                pass
+    return out
+
+def healthy(url):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status == 200
+    except Exception:
+        return False
+
+def main():
+    tenants = int(sys.argv[1]); mode = sys.argv[2] if len(sys.argv) > 2 else 'warm'
+    idle = int(sys.argv[sys.argv.index('--idle') + 1]) if '--idle' in sys.argv else 20
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    state = f'/tmp/apphost-start-{tenants}'
+    if mode == 'cold' and os.path.exists(state):
+        shutil.rmtree(state)
+    os.makedirs(state, exist_ok=True); os.chmod(state, 0o755)
+    tenants_file = os.path.join(state, 'tenants.json')
+    with open(tenants_file, 'w') as f:
+        json.dump({'tenants': [{'id': f'tenant-{i:02d}'} for i in range(tenants)]}, f)
+    urls = [f'http://localhost:{5101 + i}/health' for i in range(tenants)] + ['http://localhost:5090/health']
+    # The http launch profile's environment (AppHost/Properties/launchSettings.json), then the AppHost itself, so the
+    # signal that stops it reaches it directly.
+    with open(os.path.join(repo, 'AppHost', 'Properties', 'launchSettings.json')) as f:
+        profile = json.load(f)['profiles']['http']
+    env = dict(os.environ, APPHOST_STATE_DIR=state, ASPNETCORE_URLS=profile['applicationUrl'], **profile['environmentVariables'])
+    start = time.monotonic()
+    apphost = subprocess.Popen(['dotnet', os.path.join(repo, 'AppHost', 'bin', 'Release', 'net10.0', 'AppHost.dll'),
+                                '--AppHost:Tenants', tenants_file], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               cwd=os.path.join(repo, 'AppHost'))
+    try:
+        pending = set(urls)
+        while pending and time.monotonic() - start < 600:
+            pending = {u for u in pending if not healthy(u)}
+            time.sleep(0.25)
+        elapsed = time.monotonic() - start
+        time.sleep(idle)
+        pids = children_of([apphost.pid] + dcp_pids())
+        rss = sum(rss_kb(p) for p in pids) / 1024
+        stop = time.monotonic()
+        apphost.send_signal(signal.SIGTERM)
+        apphost.wait(90)
+        while time.monotonic() - stop < 90 and any(os.path.exists(f'/proc/{p}') and rss_kb(p) > 0 for p in pids):
+            time.sleep(0.5)
+        left = [p for p in pids if os.path.exists(f'/proc/{p}') and rss_kb(p) > 0]
+        print(json.dumps({'tenants': tenants, 'mode': mode, 'seconds_to_healthy': round(elapsed, 1) if not pending else None,
+                          'idle_rss_mb': round(rss), 'processes': len(pids), 'seconds_to_stop': round(time.monotonic() - stop, 1),
+                          'left_running': len(left)}))
+    finally:
+        if apphost.poll() is None:
+            apphost.kill()
+
+main()
