@@ -1,4 +1,5 @@
 using Domain.Infrastructure;
+using Domain.Search;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Http.Features;
@@ -49,7 +50,7 @@ internal static class Extensions
         services.AddScoped<SearchService>();
         services.AddScoped<ReindexService>();
         services.AddScoped<JobQueueDashboard>();
-        services.AddHttpClient(SearchService.HttpClientName);
+        services.AddSingleton<ElasticsearchConnections>();
 
         services.AddProblemDetails();
         services.AddExceptionHandler<ApiExceptionHandler>();
