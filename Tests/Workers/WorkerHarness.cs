@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Domain.Infrastructure;
 using Domain.Jobs;
+using Domain.Search;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -86,7 +87,7 @@ internal sealed class WorkerHarness : IAsyncDisposable
                 services.AddSingleton<TenantDatabases>();
                 services.AddScoped<JobDatabase>();
                 services.AddScoped<TenantSearch>();
-                services.AddHttpClient(ElasticsearchClient.HttpClientName);
+                services.AddSingleton(new ElasticsearchConnections());
             });
         return new WorkerHarness(host, redis, database);
     }

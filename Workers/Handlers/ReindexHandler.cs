@@ -284,7 +284,7 @@ public sealed class ReindexHandler(JobDatabase database, TenantSearch search, Ti
                 var operations = new BulkOperationsCollection();
                 foreach (var document in pending)
                 {
-                    operations.Add(new BulkIndexOperation<SearchDocument>(document) { Index = index, Id = document.Id });
+                    operations.Add(new BulkIndexOperation<SearchDocument>(document) { Index = index, Id = document.Id.ToString(CultureInfo.InvariantCulture) });
                 }
                 var response = await client.BulkAsync(new BulkRequest { Operations = operations }, cancellationToken);
                 if (response.Items is not { Count: > 0 } items || items.Count != pending.Count)

@@ -66,7 +66,7 @@ public sealed class ElasticsearchRequestException : Exception
                 $"Elasticsearch at {Redacted(target.Node)} did not answer ({what}): {cause?.Message ?? "no response"}", cause);
         }
         var error = response.ElasticsearchServerError?.Error;
-        var reason = error is null ? "" : $" {error.Type}: {error.Reason}";
+        var reason = error is not null ? $" {error.Type}: {error.Reason}" : cause is not null ? $" ({cause.Message})" : "";
         throw new ElasticsearchRequestException($"Elasticsearch refused to {what}: {status}{reason}", cause);
     }
 
