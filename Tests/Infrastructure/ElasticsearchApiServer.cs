@@ -339,10 +339,10 @@ internal sealed class ElasticsearchApiServer : IAsyncDisposable
         foreach (var (doc, score) in matches.Skip(from).Take(size))
         {
             var hit = new JsonObject { ["_index"] = doc.Index, ["_id"] = doc.Id, ["_score"] = (double)score, ["_source"] = doc.Source.DeepClone() };
-            if (highlight?["fields"] is JsonObject highlightFields)
+            if (HighlightFields(highlight) is { Count: > 0 } highlightFields)
             {
                 var marked = new JsonObject();
-                foreach (var (field, _) in highlightFields)
+                foreach (var field in highlightFields)
                 {
                     if (doc.Source[field]?.ToString() is { } value && words.Any(w => value.Contains(w, StringComparison.OrdinalIgnoreCase)))
                     {
@@ -364,6 +364,15 @@ internal sealed class ElasticsearchApiServer : IAsyncDisposable
             ["hits"] = new JsonObject { ["total"] = new JsonObject { ["value"] = matches.Count, ["relation"] = "eq" }, ["max_score"] = matches.Count == 0 ? null : (double)matches[0].Score, ["hits"] = hits },
         });
     }
+
+    /// <summary><c>highlight.fields</c> as an object or, as the client sends it to keep their order, an array of one-key objects.</summary>
+    public static IReadOnlyList<string> HighlightFields(JsonObject? highlight) => highlight?["fields"] switch
+    {
+        JsonObject fields => [.. fields.Select(f => f.Key)],
+        JsonArray fields => [.. fields.Select(f => f is JsonObject { Count: 1 } one ? one.First().Key : throw new ApiViolation("each highlight field is an object with one key."))],
+        null => [],
+        _ => throw new ApiViolation("highlight.fields is an object or an array."),
+    };
 
     private static string Mark(string value, string[] words, string pre, string post)
     {
