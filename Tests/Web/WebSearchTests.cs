@@ -11,7 +11,7 @@ namespace Tests.Web;
 /// Search as a tenant sees it: tenant-a on PostgreSQL full-text search (no Elasticsearch), tenant-b on its
 /// Elasticsearch (a stand-in that checks what the official client sends).
 /// </summary>
-public sealed class WebSearchTests(TwoTenantWebs webs) : IClassFixture<TwoTenantWebs>
+public sealed class WebSearchTests(TwoTenantWebs webs, TestServers servers) : IClassFixture<TwoTenantWebs>
 {
     private WebTenant A => webs.WebA;
 
@@ -113,5 +113,31 @@ public sealed class WebSearchTests(TwoTenantWebs webs) : IClassFixture<TwoTenant
         var search = webs.Elasticsearch.Requests.Last(r => r.Path.EndsWith("/_search", StringComparison.Ordinal));
         Assert.Equal($"{TwoTenantWebs.TenantBIndex}-cases,{TwoTenantWebs.TenantBIndex}-runs,{TwoTenantWebs.TenantBIndex}-issues/_search", search.Path);
         Assert.Contains("ignore_unavailable=true", search.Query, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task With_elasticsearch_down_search_answers_from_postgresql_and_says_so()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        await using var database = await (await servers.PostgresAsync()).CreateDatabaseAsync("web-c");
+        var c = new WebTenant(global::Tenancy.TenantId.Parse("tenant-c"), "admin@tenant-c.test", "signing-key-of-tenant-c", database);
+        await using (c.Host = ServiceHost.Start("Web", c.Environment(webs.Valkey.ConnectionString,
+            ("TENANT_TENANT_C_ELASTICSEARCH_NODE", $"http://127.0.0.1:{port}"),
+            ("TENANT_TENANT_C_ELASTICSEARCH_INDEX", "tenant-c"))))
+        {
+            await c.Host.WaitUntilHealthyAsync(TimeSpan.FromSeconds(90));
+            using var admin = await c.AdminAsync();
+            var project = await admin.CreateProjectAsync();
+            await admin.CreateCaseAsync(project, "Checkout rejects expired credit cards");
+
+            var body = await admin.GetFromJsonAsync<JsonElement>(new Uri("/api/search?q=expire%20card", UriKind.Relative));
+
+            Assert.Equal("postgresql", body.GetProperty("source").GetString());
+            Assert.Equal(1, body.GetProperty("total").GetInt64());
+            Assert.StartsWith("Elasticsearch did not answer", body.GetProperty("notice").GetString(), StringComparison.Ordinal);
+        }
     }
 }

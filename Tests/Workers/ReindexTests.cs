@@ -226,6 +226,22 @@ public sealed class ReindexTests(TestServers servers)
         Assert.All(es.Requests, r => Assert.DoesNotContain("indexer", r.Path + r.Query, StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task A_node_that_does_not_answer_delays_the_job_without_using_an_attempt()
+    {
+        // A port nothing listens on: the connection is refused, as for a node that is down.
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        await using var workers = await WorkerHarness.StartAsync(servers, (new Uri($"http://127.0.0.1:{port}"), Prefix));
+
+        var job = await workers.RunUntilAsync(Jobs.Reindex, new ReindexPayload(ReindexScope.All), JobState.Delayed, JobState.Completed, JobState.Failed);
+
+        Assert.Equal(JobState.Delayed, job.State);
+        Assert.Contains($"Elasticsearch at http://127.0.0.1:{port} did not answer", job.Error ?? job.Progress ?? "", StringComparison.Ordinal);
+    }
+
     private static void AssertCompleted(JobDetails job) =>
         Assert.True(job.State == JobState.Completed, $"The job is {job.State}: {job.Error}");
 

@@ -98,7 +98,11 @@ internal sealed class WorkerHarness : IAsyncDisposable
     public TenantDbContext Context() => Context(_database.ConnectionString);
 
     /// <summary>Enqueues the job for tenant-a and waits until it has completed or failed.</summary>
-    public async Task<JobDetails> RunAsync<TPayload>(JobContract<TPayload> job, TPayload payload)
+    public Task<JobDetails> RunAsync<TPayload>(JobContract<TPayload> job, TPayload payload) =>
+        RunUntilAsync(job, payload, JobState.Completed, JobState.Failed);
+
+    /// <summary>Enqueues the job for tenant-a and waits until it is in one of <paramref name="states"/>.</summary>
+    public async Task<JobDetails> RunUntilAsync<TPayload>(JobContract<TPayload> job, TPayload payload, params JobState[] states)
     {
         using (TenantScope.Begin(Tenant))
         {
@@ -107,8 +111,8 @@ internal sealed class WorkerHarness : IAsyncDisposable
             await Wait.UntilAsync(async () =>
             {
                 details = await _host.Admin.GetJobAsync(job.Queue, id);
-                return details?.State is JobState.Completed or JobState.Failed;
-            }, $"{job.Name} job {id} finishes");
+                return details is not null && states.Contains(details.State);
+            }, $"{job.Name} job {id} reaches {string.Join(" or ", states)}");
             return details!;
         }
     }

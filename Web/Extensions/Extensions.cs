@@ -50,7 +50,8 @@ internal static class Extensions
         services.AddScoped<SearchService>();
         services.AddScoped<ReindexService>();
         services.AddScoped<JobQueueDashboard>();
-        services.AddSingleton<ElasticsearchConnections>();
+        // A search waits at most this long for Elasticsearch before it answers from PostgreSQL instead.
+        services.AddSingleton(new ElasticsearchConnections(TimeSpan.FromSeconds(10)));
 
         services.AddProblemDetails();
         services.AddExceptionHandler<ApiExceptionHandler>();
