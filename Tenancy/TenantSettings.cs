@@ -7,13 +7,16 @@ namespace Tenancy;
 /// <param name="BaseUrl">Public base URL of the tenant's web app, used for links in emails and notifications.</param>
 /// <param name="SigningKey">Key that signs and authenticates the tenant's jobs (HMAC-SHA256).</param>
 /// <param name="TimeZone">IANA time zone of the tenant's recurring jobs (<c>timeZone</c> / <c>TENANT_&lt;ID&gt;_TIME_ZONE</c>); UTC when null.</param>
+/// <param name="SearchLanguage">PostgreSQL text search configuration of the tenant's full-text search (<c>searchLanguage</c> /
+/// <c>TENANT_&lt;ID&gt;_SEARCH_LANGUAGE</c>, one of <see cref="Tenancy.SearchLanguage.Known"/>); <see cref="Tenancy.SearchLanguage.Default"/> when null.</param>
 public sealed record TenantSettings(
     string DatabaseUrl,
     string? ElasticsearchNode = null,
     string? ElasticsearchIndex = null,
     string? BaseUrl = null,
     string? SigningKey = null,
-    string? TimeZone = null)
+    string? TimeZone = null,
+    string? SearchLanguage = null)
 {
     /// <summary>
     /// <see cref="DatabaseUrl"/> in Npgsql connection-string syntax (see <see cref="Tenancy.DatabaseConnectionString"/>).
@@ -29,7 +32,8 @@ public sealed record TenantSettings(
             .Append(", ElasticsearchIndex = ").Append(ElasticsearchIndex)
             .Append(", BaseUrl = ").Append(BaseUrl)
             .Append(", SigningKey = ").Append(SigningKey is null ? "" : "***")
-            .Append(", TimeZone = ").Append(TimeZone);
+            .Append(", TimeZone = ").Append(TimeZone)
+            .Append(", SearchLanguage = ").Append(SearchLanguage);
         return true;
     }
 }

@@ -33,8 +33,9 @@ internal sealed record TenantField(string JsonName, string VariableSuffix)
     public static readonly TenantField BaseUrl = new("baseUrl", "_BASE_URL");
     public static readonly TenantField SigningKey = new("signingKey", "_SIGNING_KEY");
     public static readonly TenantField TimeZone = new("timeZone", "_TIME_ZONE");
+    public static readonly TenantField SearchLanguage = new("searchLanguage", "_SEARCH_LANGUAGE");
 
-    public static readonly IReadOnlyList<TenantField> All = [DatabaseUrl, ElasticsearchNode, ElasticsearchIndex, BaseUrl, SigningKey, TimeZone];
+    public static readonly IReadOnlyList<TenantField> All = [DatabaseUrl, ElasticsearchNode, ElasticsearchIndex, BaseUrl, SigningKey, TimeZone, SearchLanguage];
 }
 
 /// <summary>A field value and the place it came from, so a refusal can name the exact variable or source.</summary>
@@ -125,13 +126,25 @@ internal static class TenantSettingsSources
             throw new TenantConfigurationException(timeZone.Origin, tenant.Value, TenantField.TimeZone.JsonName,
                 $"'{timeZone.Value}' is not a known time zone (use an IANA id such as Europe/Berlin).");
         }
+        var language = fields.GetValueOrDefault(TenantField.SearchLanguage);
+        ValidateSearchLanguage(language.Value, language.Origin, tenant.Value);
         return new TenantSettings(
             database.Value,
             fields.GetValueOrDefault(TenantField.ElasticsearchNode).Value,
             fields.GetValueOrDefault(TenantField.ElasticsearchIndex).Value,
             fields.GetValueOrDefault(TenantField.BaseUrl).Value,
             fields.GetValueOrDefault(TenantField.SigningKey).Value,
-            timeZone.Value);
+            timeZone.Value,
+            language.Value);
+    }
+
+    /// <summary>Refuses a <c>searchLanguage</c> that is not one of PostgreSQL's text search configurations.</summary>
+    public static void ValidateSearchLanguage(string? value, string origin, string? tenant)
+    {
+        if (value is not null && !Tenancy.SearchLanguage.IsKnown(value))
+        {
+            throw new TenantConfigurationException(origin, tenant, TenantField.SearchLanguage.JsonName, Tenancy.SearchLanguage.Refusal(value));
+        }
     }
 
     private static void MergeJson(Dictionary<TenantId, Dictionary<TenantField, SourcedValue>> merged, string json, string source, ILogger logger)

@@ -194,7 +194,10 @@ internal sealed class TenantSettingsStore : ITenantSettingsStore, IDisposable
             Field(TenantField.ElasticsearchIndex),
             Field(TenantField.BaseUrl),
             Field(TenantField.SigningKey),
-            Field(TenantField.TimeZone));
+            Field(TenantField.TimeZone),
+            Field(TenantField.SearchLanguage));
+        TenantSettingsSources.ValidateSearchLanguage(settings.SearchLanguage,
+            TenancyKeys.VariablePrefix + tenant.VariableForm + TenantField.SearchLanguage.VariableSuffix, tenant.Value);
         return new TenantSettingsSnapshot(
             new Dictionary<TenantId, TenantSettings> { [tenant] = settings },
             $"{TenancyKeys.InstanceTenant} ({tenant}) with {TenancyKeys.VariablePrefix}{tenant.VariableForm}_* variables");

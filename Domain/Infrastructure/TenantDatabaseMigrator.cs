@@ -21,7 +21,15 @@ public sealed partial class TenantDatabaseMigrator(TenantDbContext db, TimeProvi
     /// Applies pending migrations, then makes sure the marker names <paramref name="tenantId"/> (when given).
     /// Throws <see cref="TenantDatabaseMismatchException"/> when the database already belongs to another tenant.
     /// </summary>
-    public async Task MigrateAsync(string? tenantId, CancellationToken cancellationToken = default)
+    public Task MigrateAsync(string? tenantId, CancellationToken cancellationToken = default) =>
+        MigrateAsync(tenantId, searchLanguage: null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="MigrateAsync(string?, CancellationToken)"/>, then sets the text search configuration of the
+    /// database's full-text search to <paramref name="searchLanguage"/> (when given): a change rebuilds every search
+    /// vector in one transaction, writers waiting meanwhile; the same language again costs one read.
+    /// </summary>
+    public async Task MigrateAsync(string? tenantId, string? searchLanguage, CancellationToken cancellationToken = default)
     {
         await db.Database.OpenConnectionAsync(cancellationToken);
         try
@@ -42,6 +50,10 @@ public sealed partial class TenantDatabaseMigrator(TenantDbContext db, TimeProvi
                 if (tenantId is not null)
                 {
                     await StampMarkerAsync(tenantId, cancellationToken);
+                }
+                if (searchLanguage is not null)
+                {
+                    await SetSearchLanguageAsync(searchLanguage, cancellationToken);
                 }
             }
             finally
@@ -70,6 +82,19 @@ public sealed partial class TenantDatabaseMigrator(TenantDbContext db, TimeProvi
         }
     }
 
+    private async Task SetSearchLanguageAsync(string language, CancellationToken cancellationToken)
+    {
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        await using var command = new NpgsqlCommand("SELECT search_set_language(@language::regconfig)", connection);
+        command.Parameters.AddWithValue("language", language);
+        // A large tenant's rebuild takes a while; it happens once per change, before the app serves.
+        command.CommandTimeout = 0;
+        if ((bool)(await command.ExecuteScalarAsync(cancellationToken))!)
+        {
+            Log.SearchLanguageChanged(logger, language);
+        }
+    }
+
     private async Task ExecuteAsync(string sql, CancellationToken cancellationToken)
     {
         var connection = (NpgsqlConnection)db.Database.GetDbConnection();
@@ -85,6 +110,9 @@ public sealed partial class TenantDatabaseMigrator(TenantDbContext db, TimeProvi
 
         [LoggerMessage(2, LogLevel.Information, "Tenant database marked as belonging to tenant {TenantId}")]
         public static partial void Stamped(ILogger logger, string tenantId);
+
+        [LoggerMessage(3, LogLevel.Information, "Full-text search now uses the text search configuration {Language}; search vectors rebuilt")]
+        public static partial void SearchLanguageChanged(ILogger logger, string language);
     }
 }
 

@@ -66,3 +66,41 @@ public sealed class TenantTimeZoneTests
         Assert.Contains("Mars/Olympus", error.Message, StringComparison.Ordinal);
     }
 }
+
+public sealed class TenantSearchLanguageTests
+{
+    [Fact]
+    public void A_tenant_search_language_is_read_from_json_and_its_variable_wins()
+    {
+        using var store = StoreFactory.Create(TestConfiguration.MultiTenant(
+            ("TENANT_CONFIGS", """{ "ab": { "databaseUrl": "postgresql://u:p@db/ab", "searchLanguage": "french" }, "cd": { "databaseUrl": "postgresql://u:p@db/cd" } }"""),
+            ("TENANT_AB_SEARCH_LANGUAGE", "german")));
+
+        Assert.Equal("german", store.Get(TenantId.Parse("ab")).SearchLanguage);
+        Assert.Null(store.Get(TenantId.Parse("cd")).SearchLanguage);
+    }
+
+    [Fact]
+    public void A_search_language_postgresql_does_not_ship_is_refused_naming_the_field_and_the_choices()
+    {
+        var error = Assert.Throws<TenantConfigurationException>(() => StoreFactory.Create(TestConfiguration.MultiTenant(
+            ("TENANT_AB_DATABASE_URL", "postgresql://u:p@db/ab"),
+            ("TENANT_AB_SEARCH_LANGUAGE", "klingon"))));
+
+        Assert.Contains("TENANT_AB_SEARCH_LANGUAGE", error.Message, StringComparison.Ordinal);
+        Assert.Contains("searchLanguage", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'klingon' is not a PostgreSQL text search configuration", error.Message, StringComparison.Ordinal);
+        Assert.Contains("english", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_instance_tenants_search_language_is_validated_too()
+    {
+        var error = Assert.Throws<TenantConfigurationException>(() => StoreFactory.Create(TestConfiguration.From(
+            ("INSTANCE_TENANT_ID", "ab"),
+            ("DATABASE_URL", "postgresql://u:p@db/ab"),
+            ("TENANT_AB_SEARCH_LANGUAGE", "English"))));
+
+        Assert.Contains("'English' is not a PostgreSQL text search configuration", error.Message, StringComparison.Ordinal);
+    }
+}

@@ -12,19 +12,23 @@ namespace Tests.Web;
 
 /// <summary>
 /// Two tenants' web apps, started once per test class as real processes: tenant-a and tenant-b, each over its own
-/// PostgreSQL database, both on one Valkey database, each with its own signing key and administrator. The test
-/// reads jobs back through the queue's own admin API, the way a worker deployment sees them.
+/// PostgreSQL database, both on one Valkey database, each with its own signing key and administrator. tenant-a has
+/// no Elasticsearch (PostgreSQL full-text search, the default); tenant-b's <c>elasticsearchNode</c> is a stand-in
+/// (<see cref="Elasticsearch"/>) with the index prefix <see cref="TenantBIndex"/>. The test reads jobs back through
+/// the queue's own admin API, the way a worker deployment sees them.
 /// </summary>
 public sealed class TwoTenantWebs(TestServers servers) : IAsyncLifetime
 {
     public const string AdminPassword = "admin-password-1";
     public const long TenantBImportMaxBytes = 64 * 1024;
+    public const string TenantBIndex = "tenant-b";
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
 
     private RedisTestDatabase? _valkey;
     private PostgresTestDatabase? _dbA;
     private PostgresTestDatabase? _dbB;
     private ServiceProvider? _queue;
+    private ElasticsearchApiServer? _elasticsearch;
 
     public static TenantId A { get; } = TenantId.Parse("tenant-a");
 
@@ -35,6 +39,8 @@ public sealed class TwoTenantWebs(TestServers servers) : IAsyncLifetime
     public WebTenant WebB { get; private set; } = null!;
 
     public RedisTestDatabase Valkey => _valkey!;
+
+    internal ElasticsearchApiServer Elasticsearch => _elasticsearch!;
 
     public IServiceProvider QueueServices => _queue!;
 
@@ -47,11 +53,15 @@ public sealed class TwoTenantWebs(TestServers servers) : IAsyncLifetime
         _valkey = await redis.CreateDatabaseAsync();
         _dbA = await postgres.CreateDatabaseAsync("web-a");
         _dbB = await postgres.CreateDatabaseAsync("web-b");
+        _elasticsearch = await ElasticsearchApiServer.StartAsync();
 
         var a = new WebTenant(A, "admin@tenant-a.test", $"signing-key-of-{A}", _dbA);
         var b = new WebTenant(B, "admin@tenant-b.test", $"signing-key-of-{B}", _dbB);
         a.Host = ServiceHost.Start("Web", a.Environment(_valkey.ConnectionString));
-        b.Host = ServiceHost.Start("Web", b.Environment(_valkey.ConnectionString, ("IMPORT_MAX_BYTES", TenantBImportMaxBytes.ToString(System.Globalization.CultureInfo.InvariantCulture))));
+        b.Host = ServiceHost.Start("Web", b.Environment(_valkey.ConnectionString,
+            ("IMPORT_MAX_BYTES", TenantBImportMaxBytes.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ($"TENANT_{B.VariableForm}_ELASTICSEARCH_NODE", _elasticsearch.Url.ToString()),
+            ($"TENANT_{B.VariableForm}_ELASTICSEARCH_INDEX", TenantBIndex)));
         WebA = a;
         WebB = b;
         await Task.WhenAll(a.Host.WaitUntilHealthyAsync(StartTimeout), b.Host.WaitUntilHealthyAsync(StartTimeout));
@@ -111,7 +121,7 @@ public sealed class TwoTenantWebs(TestServers servers) : IAsyncLifetime
         {
             await _queue.DisposeAsync();
         }
-        foreach (var disposable in new IAsyncDisposable?[] { _dbA, _dbB, _valkey })
+        foreach (var disposable in new IAsyncDisposable?[] { _dbA, _dbB, _valkey, _elasticsearch })
         {
             if (disposable is not null)
             {

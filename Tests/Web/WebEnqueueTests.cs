@@ -109,17 +109,17 @@ public sealed class WebEnqueueTests(TwoTenantWebs webs) : IClassFixture<TwoTenan
     [InlineData("All", null, false, 250)]
     [InlineData("EntityType", "runs", false, 100)]
     [InlineData("Project", null, true, 50)]
-    public async Task Reindex_enqueues_a_reindex_job_with_the_requested_scope_and_batch_size(string scope, string? entityType, bool ofProject, int batchSize)
+    public async Task Reindex_of_a_tenant_with_elasticsearch_enqueues_a_reindex_job_with_the_requested_scope_and_batch_size(string scope, string? entityType, bool ofProject, int batchSize)
     {
-        using var admin = await A.AdminAsync();
+        using var admin = await webs.WebB.AdminAsync();
         long? project = ofProject ? await admin.CreateProjectAsync() : null;
 
         using var response = await admin.PostAsJsonAsync(new Uri("/api/admin/reindex", UriKind.Relative), new { scope, entityType, projectId = project, batchSize });
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         var jobId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("jobId").GetString();
-        var job = Assert.Single(await webs.JobsAsync(TwoTenantWebs.A, QueueNames.ElasticsearchReindex), j => j.Id == jobId);
-        Assert.Equal("tenant-a", job.Tenant);
+        var job = Assert.Single(await webs.JobsAsync(TwoTenantWebs.B, QueueNames.ElasticsearchReindex), j => j.Id == jobId);
+        Assert.Equal("tenant-b", job.Tenant);
         Assert.Equal(JobNames.Reindex, job.Name);
         var payload = JsonSerializer.Deserialize<ReindexPayload>(job.Payload, JsonSerializerOptions.Web)!;
         Assert.Equal(Enum.Parse<ReindexScope>(scope), payload.Scope);

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Domain.Jobs;
 
 namespace Tests.Web;
 
@@ -20,8 +21,8 @@ public sealed class WebPagesTests(TwoTenantWebs webs) : IClassFixture<TwoTenantW
         using (await admin.PostAsJsonAsync(new Uri($"/api/cases/{testCase}/issues", UriKind.Relative), new { integrationId = integration, key = "QA-1" }))
         {
         }
-        using var reindex = await admin.PostAsJsonAsync(new Uri("/api/admin/reindex", UriKind.Relative), new { scope = "All" });
-        var job = (await reindex.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("jobId").GetString();
+        using var sync = await admin.PostAsync(new Uri($"/api/projects/{project}/sync-issues", UriKind.Relative), null);
+        var job = Assert.Single(await webs.JobsAsync<SyncProjectIssuesPayload>(TwoTenantWebs.A, QueueNames.IssueSync, JobNames.SyncProjectIssues, p => p.ProjectId == project)).Job.Id;
         var pages = new (string Path, string Shows)[]
         {
             ("/projects", "Pages project"),
@@ -29,14 +30,14 @@ public sealed class WebPagesTests(TwoTenantWebs webs) : IClassFixture<TwoTenantW
             ($"/cases/{testCase}", "QA-1"),
             ($"/runs/{run}", "Record results"),
             ("/notifications", "Notifications"),
-            ("/search?q=Pages", "Pages case"),
+            ("/search?q=Pages", "<mark>Pages</mark> case"),
             ("/imports", "Testmo imports"),
             ("/admin/queues", "elasticsearch-reindex"),
-            ("/admin/queues/elasticsearch-reindex/Waiting", job!),
-            ($"/admin/queues/elasticsearch-reindex/jobs/{job}", "&quot;scope&quot;: &quot;All&quot;"),
+            ("/admin/queues/issue-sync/Waiting", job),
+            ($"/admin/queues/issue-sync/jobs/{job}", $"&quot;projectId&quot;: {project}"),
             ("/admin/users", A.AdminEmail),
             ("/admin/tokens", "New token"),
-            ("/admin/reindex", "Batch size"),
+            ("/admin/reindex", "nothing to reindex"),
         };
 
         foreach (var (path, shows) in pages)

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Domain.Infrastructure;
 using Domain.Jobs;
+using Domain.Search;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -86,7 +87,7 @@ internal sealed class WorkerHarness : IAsyncDisposable
                 services.AddSingleton<TenantDatabases>();
                 services.AddScoped<JobDatabase>();
                 services.AddScoped<TenantSearch>();
-                services.AddHttpClient(ElasticsearchClient.HttpClientName);
+                services.AddSingleton(new ElasticsearchConnections());
             });
         return new WorkerHarness(host, redis, database);
     }
@@ -97,7 +98,11 @@ internal sealed class WorkerHarness : IAsyncDisposable
     public TenantDbContext Context() => Context(_database.ConnectionString);
 
     /// <summary>Enqueues the job for tenant-a and waits until it has completed or failed.</summary>
-    public async Task<JobDetails> RunAsync<TPayload>(JobContract<TPayload> job, TPayload payload)
+    public Task<JobDetails> RunAsync<TPayload>(JobContract<TPayload> job, TPayload payload) =>
+        RunUntilAsync(job, payload, JobState.Completed, JobState.Failed);
+
+    /// <summary>Enqueues the job for tenant-a and waits until it is in one of <paramref name="states"/>.</summary>
+    public async Task<JobDetails> RunUntilAsync<TPayload>(JobContract<TPayload> job, TPayload payload, params JobState[] states)
     {
         using (TenantScope.Begin(Tenant))
         {
@@ -106,8 +111,8 @@ internal sealed class WorkerHarness : IAsyncDisposable
             await Wait.UntilAsync(async () =>
             {
                 details = await _host.Admin.GetJobAsync(job.Queue, id);
-                return details?.State is JobState.Completed or JobState.Failed;
-            }, $"{job.Name} job {id} finishes");
+                return details is not null && states.Contains(details.State);
+            }, $"{job.Name} job {id} reaches {string.Join(" or ", states)}");
             return details!;
         }
     }

@@ -3,6 +3,7 @@ using System.Security.Claims;
 using Domain.Infrastructure;
 using Domain.Jobs;
 using Domain.Model;
+using Domain.Search;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.EntityFrameworkCore;
@@ -119,16 +120,20 @@ internal static class WorkApi
         return TypedResults.Accepted((string?)null);
     }
 
-    public static async Task<Ok<SearchResultDto>> Search(string? q, SearchService search, CancellationToken cancellationToken)
+    /// <summary>One page of hits; <c>source</c> names the engine that answered (<c>postgresql</c> or <c>elasticsearch</c>).</summary>
+    public static async Task<Ok<SearchResultDto>> Search(string? q, int? page, int? pageSize, SearchService search, CancellationToken cancellationToken)
     {
-        var (hits, source) = await search.SearchAsync(q ?? "", cancellationToken);
-        return TypedResults.Ok(new SearchResultDto(hits, source));
+        var results = await search.SearchAsync(q, page, pageSize, cancellationToken);
+        return TypedResults.Ok(new SearchResultDto(results.Hits, results.Engine, results.Total, results.Page, results.PageSize, results.Notice));
     }
 
-    public static async Task<Accepted<JobAcceptedDto>> Reindex(ReindexRequest request, ReindexService reindex, CancellationToken cancellationToken)
+    /// <summary>202 with the job for a tenant with Elasticsearch; 200 saying no reindex is needed for PostgreSQL full-text search.</summary>
+    public static async Task<Results<Accepted<JobAcceptedDto>, Ok<ReindexNotNeededDto>>> Reindex(ReindexRequest request, ReindexService reindex, CancellationToken cancellationToken)
     {
-        var result = await reindex.RequestAsync(request.Scope, request.EntityType, request.ProjectId, request.BatchSize, cancellationToken);
-        return TypedResults.Accepted((string?)null, new JobAcceptedDto(QueueNames.ElasticsearchReindex, result.Id));
+        var outcome = await reindex.RequestAsync(request.Scope, request.EntityType, request.ProjectId, request.BatchSize, cancellationToken);
+        return outcome.Job is { } job
+            ? TypedResults.Accepted((string?)null, new JobAcceptedDto(QueueNames.ElasticsearchReindex, job.Id))
+            : TypedResults.Ok(new ReindexNotNeededDto(outcome.Engine, Queued: false, ReindexOutcome.NotNeeded));
     }
 
     public static async Task<Ok<List<ImportDto>>> ListImports(TenantDbContext db, CancellationToken cancellationToken) =>
@@ -198,4 +203,7 @@ internal static class WorkApi
         new(i.Id, i.FileName, i.SizeBytes, i.Status, i.Progress, i.ProjectId, i.CasesImported, i.RunsImported, i.ResultsImported, i.Error, i.CreatedAt, i.FinishedAt);
 }
 
-public sealed record SearchResultDto(IReadOnlyList<SearchHit> Hits, string Source);
+/// <summary>A page of search hits. <c>titleHtml</c> and <c>snippetHtml</c> of a hit are escaped HTML with the matches in <c>&lt;mark&gt;</c>.</summary>
+public sealed record SearchResultDto(IReadOnlyList<SearchHit> Hits, string Source, long Total, int Page, int PageSize, string? Notice);
+
+public sealed record ReindexNotNeededDto(string Engine, bool Queued, string Message);

@@ -1,4 +1,5 @@
 using Domain.Infrastructure;
+using Domain.Search;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Http.Features;
@@ -54,7 +55,8 @@ internal static class Extensions
         services.AddScoped<SearchService>();
         services.AddScoped<ReindexService>();
         services.AddScoped<JobQueueDashboard>();
-        services.AddHttpClient(SearchService.HttpClientName);
+        // A search waits at most this long for Elasticsearch before it answers from PostgreSQL instead.
+        services.AddSingleton(new ElasticsearchConnections(TimeSpan.FromSeconds(10)));
 
         services.AddProblemDetails();
         services.AddExceptionHandler<ApiExceptionHandler>();

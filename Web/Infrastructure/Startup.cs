@@ -14,20 +14,41 @@ namespace Web.Infrastructure;
 internal static class StartupExtensions
 {
     /// <summary>
-    /// Before the app serves: migrate the tenant database (serialised across replicas), stamp its tenant marker and
-    /// seed the administrator from ADMIN_EMAIL / ADMIN_PASSWORD.
+    /// Before the app serves: migrate the tenant database (serialised across replicas), stamp its tenant marker, set
+    /// the language of its full-text search and seed the administrator from ADMIN_EMAIL / ADMIN_PASSWORD.
     /// </summary>
     public static async Task PrepareDatabaseAsync(this WebApplication app)
     {
         await using var scope = app.Services.CreateAsyncScope();
         var tenants = scope.ServiceProvider.GetRequiredService<ITenantSettingsStore>();
-        await scope.ServiceProvider.GetRequiredService<TenantDatabaseMigrator>().MigrateAsync(tenants.InstanceTenant?.Value, app.Lifetime.ApplicationStopping);
+        var language = SearchLanguageOf(tenants, app.Configuration);
+        await scope.ServiceProvider.GetRequiredService<TenantDatabaseMigrator>().MigrateAsync(tenants.InstanceTenant?.Value, language, app.Lifetime.ApplicationStopping);
 
         var options = scope.ServiceProvider.GetRequiredService<IOptions<WebOptions>>().Value;
         if (!string.IsNullOrWhiteSpace(options.ADMIN_EMAIL) && !string.IsNullOrWhiteSpace(options.ADMIN_PASSWORD))
         {
             await scope.ServiceProvider.GetRequiredService<UserAccounts>().EnsureAdminAsync(options.ADMIN_EMAIL, options.ADMIN_PASSWORD, app.Lifetime.ApplicationStopping);
         }
+    }
+
+    /// <summary>
+    /// The text search configuration of this app's tenant: its <c>TENANT_&lt;ID&gt;_SEARCH_LANGUAGE</c> (validated by
+    /// the store), else <c>SEARCH_LANGUAGE</c>, else English. An unknown <c>SEARCH_LANGUAGE</c> stops the start.
+    /// </summary>
+    internal static string SearchLanguageOf(ITenantSettingsStore tenants, IConfiguration configuration)
+    {
+        if (tenants.Find(tenants.InstanceTenant)?.SearchLanguage is { } configured)
+        {
+            return configured;
+        }
+        var value = configuration[SearchLanguage.SingleTenantVariable]?.Trim();
+        if (string.IsNullOrEmpty(value))
+        {
+            return SearchLanguage.Default;
+        }
+        return SearchLanguage.IsKnown(value)
+            ? value
+            : throw new TenantConfigurationException(SearchLanguage.SingleTenantVariable, null, null, SearchLanguage.Refusal(value));
     }
 
     /// <summary>Every request of a tenant's app runs as that tenant: what it reads, shows and enqueues is that tenant's.</summary>

@@ -1,3 +1,4 @@
+using Domain.Search;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Web.Services;
@@ -9,10 +10,19 @@ internal sealed class SearchModel(SearchService search) : PageModel
     [BindProperty(SupportsGet = true)]
     public string? Q { get; set; }
 
-    public IReadOnlyList<SearchHit> Hits { get; private set; } = [];
+    [BindProperty(Name = "page", SupportsGet = true)]
+    public int? PageNumber { get; set; }
 
-    public string Source { get; private set; } = "";
+    public SearchResults Results { get; private set; } = SearchResults.Empty(SearchEngines.PostgreSql, SearchLimits.DefaultPageSize);
 
-    public async Task OnGetAsync(CancellationToken cancellationToken) =>
-        (Hits, Source) = await search.SearchAsync(Q ?? "", cancellationToken);
+    /// <summary>The engine that serves this tenant, shown even before anything is searched.</summary>
+    public string Engine { get; private set; } = SearchEngines.PostgreSql;
+
+    public bool HasNextPage => Results.Page * Results.PageSize < Math.Min(Results.Total, SearchLimits.MaxWindow);
+
+    public async Task OnGetAsync(CancellationToken cancellationToken)
+    {
+        Engine = search.Engine;
+        Results = await search.SearchAsync(Q, PageNumber, SearchLimits.DefaultPageSize, cancellationToken);
+    }
 }

@@ -1,4 +1,5 @@
 using Domain.Jobs;
+using Domain.Search;
 using Npgsql;
 using Queue;
 using Tenancy;
@@ -58,7 +59,8 @@ internal static class Extensions
             })
             .ValidateDataAnnotations();
         services.AddHttpClient<JiraClient>(JiraClient.HttpClientName, http => http.Timeout = TimeSpan.FromSeconds(30));
-        services.AddHttpClient(ElasticsearchClient.HttpClientName, http => http.Timeout = TimeSpan.FromMinutes(2));
+        // One client per Elasticsearch node (official client, thread-safe); the job's tenant picks its node.
+        services.AddSingleton(new ElasticsearchConnections(TimeSpan.FromMinutes(2)));
         services.AddScoped<TenantSearch>();
 
         // The workers enqueue follow-up jobs (emails from notifications) as well as running jobs.

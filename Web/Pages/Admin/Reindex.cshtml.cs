@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using Domain.Infrastructure;
 using Domain.Jobs;
+using Domain.Search;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.EntityFrameworkCore;
@@ -8,9 +9,12 @@ using Web.Services;
 
 namespace Web.Pages.Admin;
 
-internal sealed class ReindexModel(TenantDbContext db, ReindexService reindex) : PageModel
+internal sealed class ReindexModel(TenantDbContext db, ReindexService reindex, SearchService search) : PageModel
 {
     public IReadOnlyList<ProjectOption> Projects { get; private set; } = [];
+
+    /// <summary>The engine that serves this tenant; only Elasticsearch has anything to reindex.</summary>
+    public string Engine { get; private set; } = SearchEngines.PostgreSql;
 
     [BindProperty]
     public ReindexInput Input { get; set; } = new();
@@ -23,9 +27,12 @@ internal sealed class ReindexModel(TenantDbContext db, ReindexService reindex) :
         {
             try
             {
-                var job = await reindex.RequestAsync(Input.Scope, Input.EntityType, Input.ProjectId, Input.BatchSize, cancellationToken);
-                TempData["Message"] = $"Reindex job {job.Id} queued.";
-                return Redirect("/admin/queues");
+                var outcome = await reindex.RequestAsync(Input.Scope, Input.EntityType, Input.ProjectId, Input.BatchSize, cancellationToken);
+                if (outcome.Job is { } job)
+                {
+                    TempData["Message"] = $"Reindex job {job.Id} queued.";
+                    return Redirect("/admin/queues");
+                }
             }
             catch (InvalidRequestException refusal)
             {
@@ -36,8 +43,11 @@ internal sealed class ReindexModel(TenantDbContext db, ReindexService reindex) :
         return Page();
     }
 
-    private async Task LoadAsync(CancellationToken cancellationToken) =>
+    private async Task LoadAsync(CancellationToken cancellationToken)
+    {
+        Engine = search.Engine;
         Projects = await db.Projects.AsNoTracking().OrderBy(p => p.Name).Select(p => new ProjectOption(p.Id, p.Name)).ToListAsync(cancellationToken);
+    }
 }
 
 public sealed class ReindexInput
