@@ -40,7 +40,8 @@ foreach (var (tenant, index) in tenants.Select((t, i) => (t, i)))
         .WithEnvironment("INSTANCE_TENANT_ID", tenant.Id)
         .WithEnvironment($"TENANT_{tenant.VariableForm}_SIGNING_KEY", signingKey)
         .WithEnvironment("ADMIN_EMAIL", adminEmail)
-        .WithEnvironment("ADMIN_PASSWORD", adminPassword);
+        .WithEnvironment("ADMIN_PASSWORD", adminPassword)
+        .WithTenantSearch(tenant);
 
     tenantResources.Add(new(tenant, database, web, signingKey));
 }

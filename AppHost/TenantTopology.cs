@@ -48,14 +48,42 @@ internal static class TenantTopology
             Literal(json, "\",\"signingKey\":\"");
             json.AppendValueProvider(signingKey.Resource);
             Literal(json, "\"");
-            if (tenant.ElasticsearchNode is { } node)
+            foreach (var (field, value) in SearchSettings(tenant))
             {
-                Literal(json, $",\"elasticsearchNode\":{System.Text.Json.JsonSerializer.Serialize(node)},\"elasticsearchIndex\":{System.Text.Json.JsonSerializer.Serialize(tenant.ElasticsearchIndex ?? tenant.Id + "-test-cases")}");
+                Literal(json, $",\"{field}\":{System.Text.Json.JsonSerializer.Serialize(value)}");
             }
             Literal(json, "}");
         }
         Literal(json, "}");
         return json.Build();
+    }
+
+    /// <summary>
+    /// The tenant's web app searches the way its jobs index: its Elasticsearch when it has one, else PostgreSQL
+    /// full-text in its search language (<c>TENANT_&lt;ID&gt;_ELASTICSEARCH_NODE</c>, <c>_ELASTICSEARCH_INDEX</c>, <c>_SEARCH_LANGUAGE</c>).
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithTenantSearch(this IResourceBuilder<ProjectResource> web, Tenant tenant)
+    {
+        foreach (var (field, value) in SearchSettings(tenant))
+        {
+            var variable = string.Concat(field.Select(c => char.IsUpper(c) ? "_" + c : char.ToUpperInvariant(c).ToString()));
+            web.WithEnvironment($"TENANT_{tenant.VariableForm}_{variable}", value);
+        }
+        return web;
+    }
+
+    /// <summary>The search fields of the tenant's settings, only those it sets (no Elasticsearch unless it has a node).</summary>
+    private static IEnumerable<(string Field, string Value)> SearchSettings(Tenant tenant)
+    {
+        if (tenant.ElasticsearchNode is { } node)
+        {
+            yield return ("elasticsearchNode", node);
+            yield return ("elasticsearchIndex", tenant.ElasticsearchIndex ?? tenant.Id + "-test-cases");
+        }
+        if (tenant.SearchLanguage is { } language)
+        {
+            yield return ("searchLanguage", language);
+        }
     }
 
     /// <summary>The builder's literals are format-string text: braces must be doubled to stay braces.</summary>

@@ -14,6 +14,9 @@ internal sealed record Tenant
 
     public string? ElasticsearchIndex { get; init; }
 
+    /// <summary>The PostgreSQL text search configuration of the tenant's full-text search (<c>english</c> when unset).</summary>
+    public string? SearchLanguage { get; init; }
+
     public int WebReplicas { get; init; } = 1;
 
     /// <summary>The id inside variable names: <c>tenant-a</c> becomes <c>TENANT_A</c>.</summary>

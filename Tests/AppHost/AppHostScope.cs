@@ -39,8 +39,12 @@ internal sealed class AppHostScope : IDisposable
 
     /// <summary>The AppHost's builder, as its Program declares it, for the given tenants and extra arguments.</summary>
     public Task<IDistributedApplicationTestingBuilder> BuilderAsync(string[] tenants, params string[] args) =>
+        BuilderForFileAsync(WriteTenants(tenants), args);
+
+    /// <summary>The AppHost's builder for a tenants.json of the test's.</summary>
+    public Task<IDistributedApplicationTestingBuilder> BuilderForFileAsync(string tenantsFile, params string[] args) =>
         DistributedApplicationTestingBuilder.CreateAsync<AppHostProject::Program>(
-            ["--AppHost:Tenants", WriteTenants(tenants), "--APPHOST_STATE_DIR", StateDirectory, "--DcpPublisher:RandomizePorts", "true", .. args],
+            ["--AppHost:Tenants", tenantsFile, "--APPHOST_STATE_DIR", StateDirectory, "--DcpPublisher:RandomizePorts", "true", .. args],
             (options, _) => options.DisableDashboard = true,
             TestContext.Current.CancellationToken);
 

@@ -68,6 +68,29 @@ public sealed class TopologyTests
         }
     }
 
+    [Fact]
+    public async Task A_tenant_with_an_elasticsearch_node_and_a_search_language_gets_them_in_its_web_app_and_in_the_workers_settings()
+    {
+        using var scope = AppHostScope.Create();
+        var file = scope.WriteTenantsJson("""
+            {"tenants":[{"id":"tenant-a"},{"id":"tenant-b","elasticsearchNode":"https://search.example.test:9200","elasticsearchIndex":"b-cases","searchLanguage":"german"}]}
+            """);
+        var builder = await scope.BuilderForFileAsync(file);
+
+        var webB = await EnvironmentAsync(builder, "web-tenant-b");
+        var webA = await EnvironmentAsync(builder, "web-tenant-a");
+        var configs = JsonNode.Parse((await EnvironmentAsync(builder, "workers"))["TENANT_CONFIGS"])!;
+
+        Assert.Equal("https://search.example.test:9200", webB["TENANT_TENANT_B_ELASTICSEARCH_NODE"]);
+        Assert.Equal("b-cases", webB["TENANT_TENANT_B_ELASTICSEARCH_INDEX"]);
+        Assert.Equal("german", webB["TENANT_TENANT_B_SEARCH_LANGUAGE"]);
+        Assert.DoesNotContain(webA.Keys, key => key.Contains("ELASTICSEARCH", StringComparison.Ordinal) || key.Contains("SEARCH_LANGUAGE", StringComparison.Ordinal));
+        Assert.Equal("https://search.example.test:9200", (string?)configs["tenant-b"]!["elasticsearchNode"]);
+        Assert.Equal("b-cases", (string?)configs["tenant-b"]!["elasticsearchIndex"]);
+        Assert.Equal("german", (string?)configs["tenant-b"]!["searchLanguage"]);
+        Assert.Null(configs["tenant-a"]!["searchLanguage"]);
+    }
+
     /// <summary>The resource's environment as the manifest writes it (expressions, not resolved values).</summary>
     private static async Task<Dictionary<string, string>> EnvironmentAsync(IDistributedApplicationBuilder builder, string resource)
     {
