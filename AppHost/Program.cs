@@ -29,6 +29,7 @@ foreach (var (tenant, index) in tenants.Select((t, i) => (t, i)))
     var database = postgres.AddTenantDatabase(tenant);
     var signingKey = builder.AddGeneratedSecret($"signing-key-{tenant.Id}", 48);
     var adminPassword = builder.AddGeneratedSecret($"admin-password-{tenant.Id}");
+    var search = builder.AddTenantSearch(tenant);
 
     var web = builder.AddProject<Projects.Web>($"web-{tenant.Id}")
         .WithHttpEndpoint(port: Ports.Web(builder, index))
@@ -41,9 +42,13 @@ foreach (var (tenant, index) in tenants.Select((t, i) => (t, i)))
         .WithEnvironment($"TENANT_{tenant.VariableForm}_SIGNING_KEY", signingKey)
         .WithEnvironment("ADMIN_EMAIL", adminEmail)
         .WithEnvironment("ADMIN_PASSWORD", adminPassword)
-        .WithTenantSearch(tenant);
+        .WithTenantSearch(tenant, search?.GetEndpoint(ElasticsearchBuilderExtensions.EndpointName));
+    if (search is not null)
+    {
+        web.WaitFor(search);
+    }
 
-    tenantResources.Add(new(tenant, database, web, signingKey));
+    tenantResources.Add(new(tenant, database, web, signingKey, search?.GetEndpoint(ElasticsearchBuilderExtensions.EndpointName)));
 }
 
 var tenantConfigs = TenantTopology.TenantConfigs(tenantResources);

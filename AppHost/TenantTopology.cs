@@ -7,7 +7,8 @@ internal sealed record TenantResources(
     Tenant Tenant,
     IResourceBuilder<TenantDatabaseResource> Database,
     IResourceBuilder<ProjectResource> Web,
-    IResourceBuilder<ParameterResource> SigningKey);
+    IResourceBuilder<ParameterResource> SigningKey,
+    EndpointReference? SearchNode);
 
 /// <summary>AppHost-only helpers that keep Program.cs a readable topology.</summary>
 internal static class TenantTopology
@@ -36,7 +37,7 @@ internal static class TenantTopology
         var json = new ReferenceExpressionBuilder();
         Literal(json, "{");
         var first = true;
-        foreach (var (tenant, database, web, signingKey) in tenants)
+        foreach (var (tenant, database, web, signingKey, searchNode) in tenants)
         {
             Literal(json, first ? "" : ",");
             first = false;
@@ -48,9 +49,18 @@ internal static class TenantTopology
             Literal(json, "\",\"signingKey\":\"");
             json.AppendValueProvider(signingKey.Resource);
             Literal(json, "\"");
-            foreach (var (field, value) in SearchSettings(tenant))
+            foreach (var (field, value) in SearchSettings(tenant, searchNode))
             {
-                Literal(json, $",\"{field}\":{System.Text.Json.JsonSerializer.Serialize(value)}");
+                if (value is string text)
+                {
+                    Literal(json, $",\"{field}\":{System.Text.Json.JsonSerializer.Serialize(text)}");
+                }
+                else
+                {
+                    Literal(json, $",\"{field}\":\"");
+                    json.AppendValueProvider(value);
+                    Literal(json, "\"");
+                }
             }
             Literal(json, "}");
         }
@@ -62,20 +72,43 @@ internal static class TenantTopology
     /// The tenant's web app searches the way its jobs index: its Elasticsearch when it has one, else PostgreSQL
     /// full-text in its search language (<c>TENANT_&lt;ID&gt;_ELASTICSEARCH_NODE</c>, <c>_ELASTICSEARCH_INDEX</c>, <c>_SEARCH_LANGUAGE</c>).
     /// </summary>
-    public static IResourceBuilder<ProjectResource> WithTenantSearch(this IResourceBuilder<ProjectResource> web, Tenant tenant)
+    public static IResourceBuilder<ProjectResource> WithTenantSearch(this IResourceBuilder<ProjectResource> web, Tenant tenant, EndpointReference? searchNode)
     {
-        foreach (var (field, value) in SearchSettings(tenant))
+        foreach (var (field, value) in SearchSettings(tenant, searchNode))
         {
-            var variable = string.Concat(field.Select(c => char.IsUpper(c) ? "_" + c : char.ToUpperInvariant(c).ToString()));
-            web.WithEnvironment($"TENANT_{tenant.VariableForm}_{variable}", value);
+            var variable = $"TENANT_{tenant.VariableForm}_{string.Concat(field.Select(c => char.IsUpper(c) ? "_" + c : char.ToUpperInvariant(c).ToString()))}";
+            web = value switch
+            {
+                string text => web.WithEnvironment(variable, text),
+                EndpointReference endpoint => web.WithEnvironment(variable, endpoint),
+                _ => throw new InvalidOperationException($"Unexpected search setting {field}."),
+            };
         }
         return web;
     }
 
-    /// <summary>The search fields of the tenant's settings, only those it sets (no Elasticsearch unless it has a node).</summary>
-    private static IEnumerable<(string Field, string Value)> SearchSettings(Tenant tenant)
+    /// <summary>
+    /// The tenant's Elasticsearch container, when tenants.json asks for one and containers can run (always when
+    /// published); null otherwise, and the tenant searches with PostgreSQL full-text.
+    /// </summary>
+    public static IResourceBuilder<ContainerResource>? AddTenantSearch(this IDistributedApplicationBuilder builder, Tenant tenant)
     {
-        if (tenant.ElasticsearchNode is { } node)
+        if (!tenant.ElasticsearchContainer)
+        {
+            return null;
+        }
+        if (!builder.CanRunContainers())
+        {
+            Console.Error.WriteLine($"Tenant '{tenant.Id}' asks for an Elasticsearch container, but no container runtime works here: it searches with PostgreSQL full-text in this run.");
+            return null;
+        }
+        return builder.AddElasticsearchContainer($"search-{tenant.Id}");
+    }
+
+    /// <summary>The search fields of the tenant's settings, only those it sets (no Elasticsearch unless it has a node).</summary>
+    private static IEnumerable<(string Field, object Value)> SearchSettings(Tenant tenant, EndpointReference? searchNode)
+    {
+        if (((object?)tenant.ElasticsearchNode ?? searchNode) is { } node)
         {
             yield return ("elasticsearchNode", node);
             yield return ("elasticsearchIndex", tenant.ElasticsearchIndex ?? tenant.Id + "-test-cases");

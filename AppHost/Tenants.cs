@@ -14,6 +14,12 @@ internal sealed record Tenant
 
     public string? ElasticsearchIndex { get; init; }
 
+    /// <summary>
+    /// <c>true</c>: the topology declares an Elasticsearch container for this tenant (published, or when containers can
+    /// run) instead of naming an existing <see cref="ElasticsearchNode"/>.
+    /// </summary>
+    public bool ElasticsearchContainer { get; init; }
+
     /// <summary>The PostgreSQL text search configuration of the tenant's full-text search (<c>english</c> when unset).</summary>
     public string? SearchLanguage { get; init; }
 
@@ -88,6 +94,10 @@ internal static partial class Tenants
         if (tenant.WebReplicas is < 1 or > MaxWebReplicas)
         {
             throw new TenantsFileException($"Invalid webReplicas {tenant.WebReplicas} for tenant '{tenant.Id}' in {path}: use 1 to {MaxWebReplicas}.");
+        }
+        if (tenant.ElasticsearchContainer && tenant.ElasticsearchNode is not null)
+        {
+            throw new TenantsFileException($"Tenant '{tenant.Id}' in {path} has both elasticsearchNode and elasticsearchContainer: choose one.");
         }
         if (tenant.ElasticsearchNode is { } node && !(Uri.TryCreate(node, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
         {

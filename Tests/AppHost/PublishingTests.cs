@@ -36,6 +36,26 @@ public sealed class PublishingTests
     }
 
     [Fact]
+    public async Task A_tenant_that_asks_for_an_elasticsearch_container_gets_one_in_the_manifest_and_its_node_in_the_settings()
+    {
+        using var scope = AppHostScope.Create();
+        var path = Path.Combine(scope.Root, "out", "aspire-manifest.json");
+        var tenants = scope.WriteTenantsJson("""{"tenants":[{"id":"tenant-a"},{"id":"tenant-b","elasticsearchContainer":true}]}""");
+
+        var result = await AppHostProcess.RunAsync("--publisher", "manifest", "--output-path", path, "--AppHost:Tenants", tenants);
+
+        Assert.True(result.ExitCode == 0, result.Output + result.Error);
+        var resources = JsonNode.Parse(File.ReadAllText(path))!["resources"]!.AsObject();
+        Assert.Equal("container.v0", (string?)resources["search-tenant-b"]!["type"]);
+        Assert.StartsWith("docker.elastic.co/elasticsearch/elasticsearch:9.", (string?)resources["search-tenant-b"]!["image"], StringComparison.Ordinal);
+        Assert.False(resources.ContainsKey("search-tenant-a"));
+        var configs = JsonNode.Parse((string)resources["workers"]!["env"]!["TENANT_CONFIGS"]!)!;
+        Assert.Equal("{search-tenant-b.bindings.http.url}", (string?)configs["tenant-b"]!["elasticsearchNode"]);
+        Assert.Null(configs["tenant-a"]!["elasticsearchNode"]);
+        Assert.Equal("{search-tenant-b.bindings.http.url}", (string?)resources["web-tenant-b"]!["env"]!["TENANT_TENANT_B_ELASTICSEARCH_NODE"]);
+    }
+
+    [Fact]
     public async Task Kubernetes_output_has_deployments_statefulsets_a_job_secrets_the_tenant_init_script_and_an_ingress_per_web_app()
     {
         using var scope = AppHostScope.Create();

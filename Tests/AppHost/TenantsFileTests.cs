@@ -9,6 +9,8 @@ public sealed class TenantsFileTests
     [InlineData("""{"tenants":[{"id":"tenant-a","replicas":2}]}""", "replicas")]
     [InlineData("""{"tenants":[{"id":"tenant-a","webReplicas":0}]}""", "Invalid webReplicas 0 for tenant 'tenant-a'")]
     [InlineData("""{"tenants":[]}""", "\"tenants\" is empty")]
+    [InlineData("""{"tenants":[{"id":"tenant-a","elasticsearchNode":"http://es:9200","elasticsearchContainer":true}]}""", "has both elasticsearchNode and elasticsearchContainer")]
+    [InlineData("""{"tenants":[{"id":"tenant-a","elasticsearchNode":"es:9200"}]}""", "Invalid elasticsearchNode 'es:9200'")]
     [InlineData("""{"tenants":[{"id":"tenant-a"}""", "Invalid tenant list")]
     public async Task A_bad_tenant_list_stops_the_apphost_with_exit_code_1_naming_the_problem_and_starts_nothing(string json, string expected)
     {
