@@ -73,13 +73,20 @@ public static class PostgresFullTextSearch
     public static async Task<SearchResults> SearchAsync(NpgsqlDataSource dataSource, string? query, int? page, int? pageSize, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await SearchAsync(connection, query, page, pageSize, cancellationToken);
+    }
+
+    /// <summary>The same over an open <paramref name="connection"/> to the tenant database (the web app's DbContext's, say).</summary>
+    public static async Task<SearchResults> SearchAsync(NpgsqlConnection connection, string? query, int? page, int? pageSize, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
         var q = SearchLimits.Clean(query);
         var (pageNumber, size) = SearchLimits.Clamp(page, pageSize);
         if (q.Length == 0)
         {
             return SearchResults.Empty(SearchEngines.PostgreSql, size);
         }
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var hits = new List<SearchHit>(size);
         long total = 0;
         await using (var command = new NpgsqlCommand(PageSql, connection))

@@ -1,3 +1,5 @@
+using Domain.Infrastructure;
+using Microsoft.EntityFrameworkCore;
 using Domain.Jobs;
 using Domain.Search;
 using Elastic.Clients.Elasticsearch;
@@ -15,7 +17,7 @@ namespace Web.Services;
 /// client, and falls back to PostgreSQL full-text search, saying so, when the node does not answer.
 /// </summary>
 internal sealed partial class SearchService(
-    NpgsqlDataSource dataSource, ITenantSettingsStore tenants, ICurrentTenant currentTenant, ElasticsearchConnections connections, ILogger<SearchService> logger)
+    TenantDbContext db, ITenantSettingsStore tenants, ICurrentTenant currentTenant, ElasticsearchConnections connections, ILogger<SearchService> logger)
 {
     /// <summary>The notice of an answer PostgreSQL gave because Elasticsearch did not.</summary>
     public const string FallbackNotice = "Elasticsearch did not answer; these results come from PostgreSQL full-text search, which may differ from the index.";
@@ -34,11 +36,25 @@ internal sealed partial class SearchService(
             catch (SearchUnavailableException e)
             {
                 Log.ElasticsearchUnavailable(logger, e);
-                var results = await PostgresFullTextSearch.SearchAsync(dataSource, query, page, pageSize, cancellationToken);
+                var results = await SearchPostgresAsync(query, page, pageSize, cancellationToken);
                 return results with { Notice = FallbackNotice };
             }
         }
-        return await PostgresFullTextSearch.SearchAsync(dataSource, query, page, pageSize, cancellationToken);
+        return await SearchPostgresAsync(query, page, pageSize, cancellationToken);
+    }
+
+    /// <summary>Full-text search over the request's own database connection (Aspire's pooled DbContext).</summary>
+    private async Task<SearchResults> SearchPostgresAsync(string? query, int? page, int? pageSize, CancellationToken cancellationToken)
+    {
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            return await PostgresFullTextSearch.SearchAsync((NpgsqlConnection)db.Database.GetDbConnection(), query, page, pageSize, cancellationToken);
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
     }
 
     private ElasticsearchTarget? Target()
