@@ -7,8 +7,14 @@ namespace Queue.Admin;
 /// <summary>A worker's heartbeat record in the queue's <c>workers</c> hash.</summary>
 internal sealed record WorkerReport(int Concurrency, int PerTenantConcurrency, long ExpiresMs);
 
-internal sealed class JobQueueAdmin(QueueStorage storage, JobAuthority authority, TimeProvider time) : IJobQueueAdmin
+internal sealed class JobQueueAdmin(QueueStorage storage, HoldStore holds, JobAuthority authority, TimeProvider time) : IJobQueueAdmin
 {
+    public async Task<TenantHold> GetHoldAsync(CancellationToken cancellationToken = default)
+    {
+        var slot = authority.CurrentSlot("read the tenant's hold");
+        return slot == QueueKeys.NoTenant ? TenantHold.None(slot) : HoldStore.ToHold(slot, await holds.GetAsync(slot));
+    }
+
     public Task<JobCounts> GetCountsAsync(string queue, CancellationToken cancellationToken = default) =>
         storage.CountsAsync(Checked(queue), Slot(queue));
 
