@@ -181,7 +181,7 @@ internal sealed class JobQueueServer(
     private Task HeartbeatAsync(QueueProcessor processor)
     {
         var expires = time.GetUtcNow() + (3 * serverOptions.Value.HeartbeatInterval);
-        var report = new WorkerReport(processor.Options.Concurrency, processor.Options.PerTenantConcurrency, expires.ToUnixTimeMilliseconds());
+        var report = new WorkerReport(processor.Options.Concurrency, processor.Options.PerTenantConcurrency, expires.ToUnixTimeMilliseconds(), processor.Options.MaxAttempts);
         return storage.HeartbeatAsync(processor.Queue, _workerId, JsonSerializer.Serialize(report, JsonSerializerOptions.Web));
     }
 }
