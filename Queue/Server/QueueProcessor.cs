@@ -216,7 +216,7 @@ internal sealed class QueueProcessor : IDisposable
                 gate = await _circuits.GateAsync();
                 var now = Now();
                 var token = $"{_workerId}:{_instance}:{Interlocked.Increment(ref _fetches)}";
-                result = await _storage.FetchAsync(_queue, now, now + leaseMs, token, want, _options.PerTenantConcurrency, _options.MaxStalls, gate.Held);
+                result = await _storage.FetchAsync(_queue, now, now + leaseMs, token, want, _options.PerTenantConcurrency, _options.MaxStalls, gate.Held, _authority.OnlySlot);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

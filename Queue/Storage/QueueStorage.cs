@@ -90,21 +90,22 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
         return added;
     }
 
+    /// <param name="only">When set, the one tenant slot to lease from (a single-tenant worker's <c>_</c>).</param>
     /// <param name="held">Tenants not to lease from (limit 0) or to lease at most one job of (limit 1, a probe).</param>
     public async Task<FetchResult> FetchAsync(
         string queue, long nowMs, long leaseUntilMs, string leaseToken, int max, int perTenantCap, int maxStalls,
-        IReadOnlyList<(string Tenant, int Limit)>? held = null)
+        IReadOnlyList<(string Tenant, int Limit)>? held = null, string? only = null)
     {
         var keys = Keys(queue);
         var db = await connection.DatabaseAsync();
         held ??= [];
-        var args = new RedisValue[8 + (2 * held.Count)];
-        (args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7]) =
-            (keys.Prefix, nowMs, leaseUntilMs, leaseToken, max, perTenantCap, maxStalls, held.Count);
+        var args = new RedisValue[9 + (2 * held.Count)];
+        (args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8]) =
+            (keys.Prefix, nowMs, leaseUntilMs, leaseToken, max, perTenantCap, maxStalls, only ?? "", held.Count);
         for (var i = 0; i < held.Count; i++)
         {
-            args[8 + (2 * i)] = held[i].Tenant;
-            args[9 + (2 * i)] = held[i].Limit;
+            args[9 + (2 * i)] = held[i].Tenant;
+            args[10 + (2 * i)] = held[i].Limit;
         }
         var result = (RedisResult[])(await RedisScript.Fetch.EvaluateAsync(db, keys.Global, args))!;
         var jobs = new List<FetchedJob>((result.Length - 1) / 4);
