@@ -43,6 +43,9 @@ internal static class Extensions
         services.AddScoped<UserAccounts>();
         services.AddScoped<ApiTokens>();
         services.AddScoped<JobPublisher>();
+        services.AddScoped<JobOutbox>();
+        services.AddSingleton<OutboxSignal>();
+        services.AddHostedService<OutboxRelay>();
         services.AddScoped<TestRunService>();
         services.AddScoped<IssueService>();
         services.AddScoped<ImportService>();
