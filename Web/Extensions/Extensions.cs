@@ -45,7 +45,8 @@ internal static class Extensions
         services.AddScoped<JobPublisher>();
         services.AddScoped<JobOutbox>();
         services.AddSingleton<OutboxSignal>();
-        services.AddHostedService<OutboxRelay>();
+        services.AddSingleton<OutboxRelay>();
+        services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
         services.AddScoped<TestRunService>();
         services.AddScoped<IssueService>();
         services.AddScoped<ImportService>();

@@ -61,7 +61,7 @@ internal sealed class IssueService(TenantDbContext db, JobPublisher jobs, JobOut
             await db.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
-        outbox.Committed();
+        await outbox.CommittedAsync();
         return issue;
     }
 

@@ -13,7 +13,7 @@ namespace Web.Services;
 /// committed by the same <c>SaveChanges</c> as the data, and relayed to the queue afterwards by <see cref="OutboxRelay"/>.
 /// A request that saved data therefore succeeds while Valkey is down; its jobs appear when Valkey is back.
 /// </summary>
-internal sealed class JobOutbox(TenantDbContext db, OutboxSignal signal, TimeProvider time)
+internal sealed class JobOutbox(TenantDbContext db, OutboxRelay relay, TimeProvider time)
 {
     /// <summary>Adds one job to the pending changes and returns its id, fixed now so a repeated relay cannot add it twice.</summary>
     public string Add<TPayload>(JobContract<TPayload> job, TPayload payload)
@@ -30,8 +30,11 @@ internal sealed class JobOutbox(TenantDbContext db, OutboxSignal signal, TimePro
         return id;
     }
 
-    /// <summary>Call after the commit: the relay runs now instead of at its next poll.</summary>
-    public void Committed() => signal.Set();
+    /// <summary>
+    /// Call after the commit: relays now, so the jobs are usually queued before the response; when Valkey does not
+    /// answer within <see cref="OutboxRelay.InlineWait"/> the request goes on and the background relay delivers them.
+    /// </summary>
+    public Task CommittedAsync() => relay.RelayNowAsync();
 }
 
 /// <summary>Wakes the relay when a request committed outbox rows; a wake-up that comes while it relays is kept.</summary>
@@ -71,6 +74,9 @@ internal sealed partial class OutboxRelay(IServiceScopeFactory scopes, OutboxSig
     private const long LockKey = 0x6A6F625F6F7574;
 
     private static readonly TimeSpan Poll = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a request waits for the relay it starts after its commit.</summary>
+    public static readonly TimeSpan InlineWait = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -107,6 +113,26 @@ internal sealed partial class OutboxRelay(IServiceScopeFactory scopes, OutboxSig
                     break;
                 }
             }
+        }
+    }
+
+    /// <summary>Relays what is committed now, waiting at most <see cref="InlineWait"/>; never throws.</summary>
+    public async Task RelayNowAsync()
+    {
+        var relay = RelayBatchAsync(CancellationToken.None);
+        try
+        {
+            if (await relay.WaitAsync(InlineWait) >= BatchSize)
+            {
+                signal.Set();
+            }
+        }
+        catch (Exception e)
+        {
+            // Valkey away or slow: the background relay takes over (the rows are committed).
+            _ = relay.ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
+            Log.InlineRelayFailed(logger, e.GetType().Name);
+            signal.Set();
         }
     }
 
@@ -153,5 +179,8 @@ internal sealed partial class OutboxRelay(IServiceScopeFactory scopes, OutboxSig
     {
         [LoggerMessage(1, LogLevel.Warning, "Relaying the job outbox failed; its jobs stay in the database and are relayed again in {Seconds} s")]
         public static partial void RelayFailed(ILogger logger, Exception exception, double seconds);
+
+        [LoggerMessage(2, LogLevel.Information, "Relaying a request's jobs did not finish in time ({Reason}); the background relay delivers them")]
+        public static partial void InlineRelayFailed(ILogger logger, string reason);
     }
 }

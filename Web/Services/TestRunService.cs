@@ -94,7 +94,7 @@ internal sealed class TestRunService(TenantDbContext db, JobOutbox outbox, TimeP
         }
         // One SaveChanges: the results and their jobs commit together, or neither does.
         await db.SaveChangesAsync(cancellationToken);
-        outbox.Committed();
+        await outbox.CommittedAsync();
         return rows;
     }
 }
