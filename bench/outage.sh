@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG=$(ls -d /usr/lib/postgresql/*/bin | tail -1)
-dir=$(mktemp -d /tmp/outagebench-XXXX); chmod 755 "$dir"
+dir=$(mktemp -d /tmp/outagebench-XXXX); chmod 755 "$dir"; chown postgres "$dir"
 PGPORT=${PGPORT:-55433}; RPORT=${RPORT:-6393}
 cleanup() {
   [ -n "${rpid:-}" ] && kill "$rpid" 2>/dev/null || true
