@@ -178,7 +178,8 @@ async Task<double> RateAsync(string t, int seconds)
 
 async Task<long> NotificationsAsync(string t)
 {
-    await using var connection = new NpgsqlConnection(urls[t]);
+    // Unpooled: the outage terminates B's sessions, a pooled one of ours included.
+    await using var connection = new NpgsqlConnection(urls[t] + ";Pooling=false");
     await connection.OpenAsync();
     await using var command = new NpgsqlCommand("SELECT count(*) FROM notifications", connection);
     return (long)(await command.ExecuteScalarAsync())!;
