@@ -19,6 +19,9 @@ public static class JobQueueDefaults
     public const string ShutdownTimeout = "00:00:30";
     public const string SafetyPollInterval = "00:00:05";
     public const string HeartbeatInterval = "00:00:10";
+    public const int CircuitThreshold = 3;
+    public const string FirstProbeInterval = "00:00:01";
+    public const string MaxProbeInterval = "00:00:15";
 }
 
 /// <summary>Options shared by the client and the server: where the queue lives and what a job may carry.</summary>
@@ -136,4 +139,19 @@ public sealed class JobQueueServerOptions
     /// <summary>How often the worker reports its concurrency and queue depths; the report expires after three intervals.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.Parse(JobQueueDefaults.HeartbeatInterval, null);
+
+    /// <summary>
+    /// Failures in a row of one tenant's jobs for one unreachable dependency (as <see cref="IDependencyFailureClassifier"/>
+    /// tells) after which the tenant's jobs are held on every queue until a probe gets through.
+    /// </summary>
+    [Range(1, 1000)]
+    public int CircuitThreshold { get; set; } = JobQueueDefaults.CircuitThreshold;
+
+    /// <summary>The first wait before a held tenant is probed, and the first delay of a job whose dependency failed; doubles each time.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan FirstProbeInterval { get; set; } = TimeSpan.Parse(JobQueueDefaults.FirstProbeInterval, null);
+
+    /// <summary>The longest wait between probes of a held tenant (and the longest dependency delay of a job).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan MaxProbeInterval { get; set; } = TimeSpan.Parse(JobQueueDefaults.MaxProbeInterval, null);
 }

@@ -28,6 +28,17 @@ public static class JobQueueServiceCollectionExtensions
         return services;
     }
 
+    /// <summary>
+    /// Adds <see cref="IJobQueueOperator"/>: pause and resume of any tenant, holds and counts across tenants. Only for
+    /// operator surfaces (the AppHost's tenant commands, operator tools), never a tenant's web app.
+    /// </summary>
+    public static IServiceCollection AddJobQueueOperator(this IServiceCollection services, Action<JobQueueOptions>? configure = null)
+    {
+        AddCore(services, configure);
+        services.TryAddSingleton<IJobQueueOperator, Holds.JobQueueOperator>();
+        return services;
+    }
+
     /// <summary>Adds the worker side; add queues and handlers on the returned builder.</summary>
     public static JobQueueServerBuilder AddJobQueueServer(
         this IServiceCollection services, Action<JobQueueServerOptions>? configure = null, Action<JobQueueOptions>? configureQueue = null)
@@ -40,6 +51,7 @@ public static class JobQueueServiceCollectionExtensions
             registry = new JobQueueRegistry();
             services.AddSingleton(registry);
             services.AddSingleton<JobQueueServer>();
+            services.AddSingleton<TenantCircuits>();
             services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<JobQueueServer>());
         }
         return new JobQueueServerBuilder(services, registry);
@@ -63,6 +75,7 @@ public static class JobQueueServiceCollectionExtensions
         services.TryAddSingleton<ICurrentTenant, AmbientCurrentTenant>();
         services.TryAddSingleton<QueueConnection>();
         services.TryAddSingleton<QueueStorage>();
+        services.TryAddSingleton<HoldStore>();
         services.TryAddSingleton<JobAuthority>();
     }
 }

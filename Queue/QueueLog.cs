@@ -42,4 +42,13 @@ internal static partial class QueueLog
 
     [LoggerMessage(13, LogLevel.Error, "Recurring job {RecurringId} of tenant {Tenant} on {Queue} is invalid and was removed")]
     public static partial void RecurringInvalid(ILogger logger, Exception exception, string queue, string recurringId, string tenant);
+
+    [LoggerMessage(14, LogLevel.Warning, "Holding the jobs of tenant {Tenant}: its {Dependency} is unreachable ({Failures} failures in a row): {Cause}")]
+    public static partial void TenantHeld(ILogger logger, string tenant, string dependency, int failures, string cause);
+
+    [LoggerMessage(15, LogLevel.Information, "Released the jobs of tenant {Tenant}: its {Dependency} answers again")]
+    public static partial void TenantReleased(ILogger logger, string tenant, string dependency);
+
+    [LoggerMessage(16, LogLevel.Information, "Job {JobId} on {Queue} could not reach the {Dependency} of tenant {Tenant}; runs again at {Due} without using an attempt: {Cause}")]
+    public static partial void DependencyDelayed(ILogger logger, string queue, string jobId, string dependency, string tenant, DateTimeOffset due, string cause);
 }

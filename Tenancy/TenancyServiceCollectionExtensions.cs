@@ -10,10 +10,20 @@ namespace Tenancy;
 /// <summary>Registers tenancy: the current-tenant accessor and the tenant settings store.</summary>
 public static class TenancyServiceCollectionExtensions
 {
-    /// <summary>Adds tenancy to the application; see <see cref="AddTenancy(IServiceCollection)"/>.</summary>
+    /// <summary>
+    /// Adds tenancy to the application (see <see cref="AddTenancy(IServiceCollection)"/>) after checking the tenant
+    /// configuration at once: a <see cref="TenantConfigurationException"/> is thrown from here, and a configuration error
+    /// left unhandled ends the process with exit code 1 and its message, without a stack trace (<see cref="ConfigurationFailure"/>).
+    /// </summary>
     public static IHostApplicationBuilder AddTenancy(this IHostApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        ConfigurationFailure.ExitOnUnhandled();
+        // Validated now, before there is a host: a refusal ends the process with its message (exit code 1), instead of
+        // a host failing to start with a stack trace. The store the services use is built again from the same values.
+        using (new TenantSettingsStore(builder.Configuration, NullLogger<TenantSettingsStore>.Instance, TimeProvider.System))
+        {
+        }
         builder.Services.AddTenancy();
         return builder;
     }

@@ -18,8 +18,21 @@ internal static class TenancyKeys
     public const string SingleTenantDatabaseUrl = "DATABASE_URL";
     public const string InstanceTenant = "INSTANCE_TENANT_ID";
 
-    public static bool IsMultiTenant(IConfiguration configuration) =>
-        bool.TryParse(configuration[MultiTenantMode], out var on) && on;
+    /// <summary>
+    /// <c>true</c> or <c>false</c> in any case; unset means false. Anything else (<c>1</c>, <c>yes</c>) is refused: a
+    /// worker that silently ran single-tenant beside a shared Valkey would be half on.
+    /// </summary>
+    public static bool IsMultiTenant(IConfiguration configuration)
+    {
+        var value = configuration[MultiTenantMode];
+        if (value is null || value.Length == 0)
+        {
+            return false;
+        }
+        return bool.TryParse(value, out var on)
+            ? on
+            : throw new TenantConfigurationException(MultiTenantMode, null, null, $"'{value}' is neither true nor false (any case); set {MultiTenantMode}=true or {MultiTenantMode}=false.");
+    }
 
     public static string FileSource(string path) => $"{ConfigFile} ({path})";
 }
@@ -238,6 +251,46 @@ internal static class TenantSettingsSources
             }
         }
     }
+
+    /// <summary>
+    /// Refuses every <c>TENANT_*</c> variable that maps to no tenant setting (a typo would otherwise be ignored without
+    /// a word): lower case, a double underscore (which configuration reads as a section, <c>TENANT_TENANT__B_...</c>),
+    /// or a name that ends in no field. <c>TENANT_CONFIGS</c> and <c>TENANT_CONFIG_FILE</c> are the two other names.
+    /// </summary>
+    public static void RefuseUnmappedVariables(IConfiguration configuration)
+    {
+        foreach (var section in configuration.GetChildren())
+        {
+            var name = section.Key;
+            if (!name.StartsWith(TenancyKeys.VariablePrefix, StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+            var nested = section.AsEnumerable(makePathsRelative: true).Where(p => p.Key.Length > 0).Select(p => p.Key).FirstOrDefault();
+            if (nested is not null)
+            {
+                throw Unmapped($"{name}__{nested.Replace(":", "__", StringComparison.Ordinal)}",
+                    "a double underscore is no part of any tenant variable (a '-' in a tenant id becomes one '_').");
+            }
+            if (name is TenancyKeys.Configs or TenancyKeys.ConfigFile)
+            {
+                continue;
+            }
+            if (!name.StartsWith(TenancyKeys.VariablePrefix, StringComparison.Ordinal) || name.Any(char.IsLower))
+            {
+                throw Unmapped(name, $"tenant variables are upper case ({TenancyKeys.VariablePrefix}<ID>_<FIELD>, e.g. {name.ToUpperInvariant()}).");
+            }
+            var field = TenantField.All.FirstOrDefault(f => name.EndsWith(f.VariableSuffix, StringComparison.Ordinal));
+            if (field is null || name.Length <= TenancyKeys.VariablePrefix.Length + field.VariableSuffix.Length)
+            {
+                throw Unmapped(name, $"it names no tenant setting; use {TenancyKeys.VariablePrefix}<ID> followed by one of " +
+                    string.Join(", ", TenantField.All.Select(f => f.VariableSuffix)) + $", or {TenancyKeys.Configs} / {TenancyKeys.ConfigFile}.");
+            }
+        }
+    }
+
+    private static TenantConfigurationException Unmapped(string variable, string problem) =>
+        new(variable, null, null, $"does not map to a tenant setting: {problem}");
 
     /// <returns>Whether any individual variable was found.</returns>
     private static bool MergeVariables(Dictionary<TenantId, Dictionary<TenantField, SourcedValue>> merged, IConfiguration configuration)

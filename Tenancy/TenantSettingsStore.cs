@@ -37,6 +37,7 @@ internal sealed class TenantSettingsStore : ITenantSettingsStore, IDisposable
         _logger = logger;
         _debounce = debounce;
         IsMultiTenant = TenancyKeys.IsMultiTenant(configuration);
+        TenantSettingsSources.RefuseUnmappedVariables(configuration);
         if (!IsMultiTenant)
         {
             InstanceTenant = ReadInstanceTenant(configuration);

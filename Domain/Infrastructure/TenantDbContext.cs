@@ -27,6 +27,7 @@ public sealed class TenantDbContext(DbContextOptions<TenantDbContext> options) :
     public DbSet<ExternalIssue> ExternalIssues => Set<ExternalIssue>();
     public DbSet<Import> Imports => Set<Import>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+    public DbSet<OutboxJob> OutboxJobs => Set<OutboxJob>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {

@@ -207,3 +207,18 @@ public sealed class DataProtectionKey
     public string? FriendlyName { get; set; }
     public required string Xml { get; set; }
 }
+
+/// <summary>
+/// A job written in the same transaction as the data it accompanies (the transactional outbox, rule 8). The web app
+/// relays rows to the queue in <see cref="Id"/> order and deletes them once enqueued; <see cref="JobId"/> is fixed at
+/// write time, so a relay repeated after a crash adds nothing (the queue deduplicates ids per queue and tenant).
+/// </summary>
+public sealed class OutboxJob
+{
+    public long Id { get; set; }
+    public required string Queue { get; set; }
+    public required string JobName { get; set; }
+    public required string JobId { get; set; }
+    public required string Payload { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}

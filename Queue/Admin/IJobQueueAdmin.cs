@@ -28,6 +28,12 @@ public interface IJobQueueAdmin
     /// <summary>Deletes up to <paramref name="limit"/> of the tenant's completed or failed jobs finished longer than <paramref name="olderThan"/> ago.</summary>
     Task<int> CleanAsync(string queue, JobState state, TimeSpan olderThan, int limit = 1000, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Whether the tenant's jobs are held on every queue (paused by an operator, or held because one of its dependencies
+    /// is unreachable), with each reason and since when. A single-tenant deployment is never held.
+    /// </summary>
+    Task<TenantHold> GetHoldAsync(CancellationToken cancellationToken = default);
+
     /// <summary>The concurrency the running workers of <paramref name="queue"/> report (not configured values); shared by all tenants.</summary>
     Task<EffectiveConcurrency> GetConcurrencyAsync(string queue, CancellationToken cancellationToken = default);
 }

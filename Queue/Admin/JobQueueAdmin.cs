@@ -5,10 +5,17 @@ using Queue.Storage;
 namespace Queue.Admin;
 
 /// <summary>A worker's heartbeat record in the queue's <c>workers</c> hash.</summary>
-internal sealed record WorkerReport(int Concurrency, int PerTenantConcurrency, long ExpiresMs);
+/// <param name="MaxAttempts">The queue's configured attempts for jobs that set none (0 from workers older than this field).</param>
+internal sealed record WorkerReport(int Concurrency, int PerTenantConcurrency, long ExpiresMs, int MaxAttempts = 0);
 
-internal sealed class JobQueueAdmin(QueueStorage storage, JobAuthority authority, TimeProvider time) : IJobQueueAdmin
+internal sealed class JobQueueAdmin(QueueStorage storage, HoldStore holds, JobAuthority authority, TimeProvider time) : IJobQueueAdmin
 {
+    public async Task<TenantHold> GetHoldAsync(CancellationToken cancellationToken = default)
+    {
+        var slot = authority.CurrentSlot("read the tenant's hold");
+        return slot == QueueKeys.NoTenant ? TenantHold.None(slot) : HoldStore.ToHold(slot, await holds.GetAsync(slot));
+    }
+
     public Task<JobCounts> GetCountsAsync(string queue, CancellationToken cancellationToken = default) =>
         storage.CountsAsync(Checked(queue), Slot(queue));
 
@@ -17,11 +24,31 @@ internal sealed class JobQueueAdmin(QueueStorage storage, JobAuthority authority
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, 1000);
-        return storage.PageAsync(Checked(queue), Slot(queue), state, offset, count);
+        return WithMaxAttemptsAsync(queue, storage.PageAsync(Checked(queue), Slot(queue), state, offset, count));
     }
 
-    public Task<JobDetails?> GetJobAsync(string queue, string jobId, CancellationToken cancellationToken = default) =>
-        storage.GetAsync(Checked(queue), Slot(queue), jobId);
+    public async Task<JobDetails?> GetJobAsync(string queue, string jobId, CancellationToken cancellationToken = default) =>
+        await storage.GetAsync(Checked(queue), Slot(queue), jobId) is { } job ? (await WithMaxAttemptsAsync(queue, Task.FromResult<IReadOnlyList<JobDetails>>([job])))[0] : null;
+
+    /// <summary>
+    /// A job that sets no attempts of its own gets the queue's: as the running workers report it, else the default.
+    /// </summary>
+    private async Task<IReadOnlyList<JobDetails>> WithMaxAttemptsAsync(string queue, Task<IReadOnlyList<JobDetails>> read)
+    {
+        var jobs = await read;
+        if (jobs.All(j => j.MaxAttempts > 0))
+        {
+            return jobs;
+        }
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var configured = (await storage.WorkersAsync(queue))
+            .Select(w => JsonSerializer.Deserialize<WorkerReport>((string)w.Value!, JsonSerializerOptions.Web))
+            .Where(r => r is not null && r.ExpiresMs > now && r.MaxAttempts > 0)
+            .Select(r => r!.MaxAttempts)
+            .DefaultIfEmpty(JobQueueDefaults.MaxAttempts)
+            .Max();
+        return [.. jobs.Select(j => j.MaxAttempts > 0 ? j : j with { MaxAttempts = configured })];
+    }
 
     public Task<bool> RetryAsync(string queue, string jobId, CancellationToken cancellationToken = default) => Act(queue, "retry", jobId);
 

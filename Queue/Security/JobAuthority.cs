@@ -26,6 +26,13 @@ internal sealed class JobAuthority(ICurrentTenant current, ITenantSettingsStore 
             : QueueKeys.NoTenant;
     }
 
+    /// <summary>
+    /// The only tenant slot this process may take jobs from: a single-tenant deployment takes only tenantless jobs
+    /// (rule 6), so a worker started without multi-tenant mode beside a shared Valkey can never fail tenants' jobs.
+    /// Null in multi-tenant mode (every tenant).
+    /// </summary>
+    public string? OnlySlot => tenants.IsMultiTenant ? null : QueueKeys.NoTenant;
+
     public string Sign(string slot, string queue, string id, string name, string payload)
     {
         if (slot == QueueKeys.NoTenant)

@@ -21,6 +21,9 @@ internal sealed class JobQueueServer(
     IOptions<JobQueueServerOptions> serverOptions,
     TimeProvider time,
     ITenantSettingsStore tenants,
+    TenantCircuits circuits,
+    HoldStore holds,
+    IEnumerable<IDependencyFailureClassifier> classifiers,
     ILoggerFactory loggers) : IHostedService, IDisposable
 {
     private readonly ILogger _logger = loggers.CreateLogger("Queue.Server");
@@ -37,10 +40,22 @@ internal sealed class JobQueueServer(
         var server = serverOptions.Value;
         _workerId = server.WorkerId ?? $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
         var subscriber = await storage.Connection.SubscriberAsync();
+        // Holds first, so that a paused tenant's jobs are not fetched in the first moments after a restart.
+        circuits.Changed += () =>
+        {
+            foreach (var p in _processors)
+            {
+                p.Wake();
+            }
+        };
+        await subscriber.SubscribeAsync(holds.Channel, (_, _) => _ = RefreshHoldsAsync());
+        _channels.Add(holds.Channel);
+        await circuits.RefreshAsync();
+        var known = classifiers.ToList();
         foreach (var (queue, handlers) in registry.Queues)
         {
             var logger = loggers.CreateLogger("Queue.Processor");
-            var processor = new QueueProcessor(queue, queueOptions.Get(queue), server, storage, handlers, authority, scopes, time, logger, _workerId);
+            var processor = new QueueProcessor(queue, queueOptions.Get(queue), server, storage, handlers, authority, scopes, time, logger, _workerId, circuits, known);
             var recurring = new RecurringScheduler(queue, storage, authority, time, server, logger);
             var channel = storage.Keys(queue).Wake;
             await subscriber.SubscribeAsync(channel, (_, _) =>
@@ -55,6 +70,7 @@ internal sealed class JobQueueServer(
             _loops.Add(Task.Run(() => recurring.RunAsync(_stopping.Token), CancellationToken.None));
         }
         _loops.Add(Task.Run(HeartbeatLoopAsync, CancellationToken.None));
+        _loops.Add(Task.Run(HoldsLoopAsync, CancellationToken.None));
         QueueLog.Started(_logger, _workerId, string.Join(", ", _processors.Select(p => $"{p.Queue} x{p.Options.Concurrency}")));
     }
 
@@ -87,6 +103,35 @@ internal sealed class JobQueueServer(
         foreach (var processor in _processors)
         {
             processor.Dispose();
+        }
+    }
+
+    /// <summary>Re-reads holds at the safety-poll pace, in case a change message was lost (Valkey restarted, reconnect).</summary>
+    private async Task HoldsLoopAsync()
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(serverOptions.Value.SafetyPollInterval, time, _stopping.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            await RefreshHoldsAsync();
+        }
+    }
+
+    private async Task RefreshHoldsAsync()
+    {
+        try
+        {
+            await circuits.RefreshAsync();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            QueueLog.LoopFailed(_logger, e, "holds", "*");
         }
     }
 
@@ -136,7 +181,7 @@ internal sealed class JobQueueServer(
     private Task HeartbeatAsync(QueueProcessor processor)
     {
         var expires = time.GetUtcNow() + (3 * serverOptions.Value.HeartbeatInterval);
-        var report = new WorkerReport(processor.Options.Concurrency, processor.Options.PerTenantConcurrency, expires.ToUnixTimeMilliseconds());
+        var report = new WorkerReport(processor.Options.Concurrency, processor.Options.PerTenantConcurrency, expires.ToUnixTimeMilliseconds(), processor.Options.MaxAttempts);
         return storage.HeartbeatAsync(processor.Queue, _workerId, JsonSerializer.Serialize(report, JsonSerializerOptions.Web));
     }
 }

@@ -34,6 +34,8 @@ internal sealed class QueueProcessor : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly string _workerId;
+    private readonly TenantCircuits _circuits;
+    private readonly IReadOnlyList<IDependencyFailureClassifier> _classifiers;
     private readonly Retention _retention;
     private readonly SemaphoreSlim _slots;
     private readonly WakeSignal _wake = new();
@@ -61,8 +63,11 @@ internal sealed class QueueProcessor : IDisposable
 
     public QueueProcessor(
         string queue, QueueOptions options, JobQueueServerOptions server, QueueStorage storage, IReadOnlyDictionary<string, JobHandlerInvoker> handlers,
-        JobAuthority authority, IServiceScopeFactory scopes, TimeProvider time, ILogger logger, string workerId)
+        JobAuthority authority, IServiceScopeFactory scopes, TimeProvider time, ILogger logger, string workerId,
+        TenantCircuits circuits, IReadOnlyList<IDependencyFailureClassifier> classifiers)
     {
+        _circuits = circuits;
+        _classifiers = classifiers;
         _queue = queue;
         _options = options;
         _server = server;
@@ -204,16 +209,20 @@ internal sealed class QueueProcessor : IDisposable
                 break;
             }
             FetchResult result;
+            var gate = FetchGate.Open;
             try
             {
+                // Held tenants (paused, or a dependency down) are skipped; a due probe takes one job of its tenant.
+                gate = await _circuits.GateAsync();
                 var now = Now();
                 var token = $"{_workerId}:{_instance}:{Interlocked.Increment(ref _fetches)}";
-                result = await _storage.FetchAsync(_queue, now, now + leaseMs, token, want, _options.PerTenantConcurrency, _options.MaxStalls);
+                result = await _storage.FetchAsync(_queue, now, now + leaseMs, token, want, _options.PerTenantConcurrency, _options.MaxStalls, gate.Held, _authority.OnlySlot);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 // Whatever went wrong (Valkey down, a bug), the loop must survive and try again.
                 _slots.Release(want);
+                await UnclaimAsync(gate.Probes);
                 QueueLog.FetchFailed(_logger, e, _queue);
                 if (!await DelayAsync(TimeSpan.FromSeconds(1), stopping))
                 {
@@ -229,17 +238,30 @@ internal sealed class QueueProcessor : IDisposable
             {
                 _outstanding[result.Jobs[0].LeaseToken] = result.Jobs.Count;
             }
+            Dictionary<string, string>? unprobed = gate.Probes.Count == 0 ? null : new(gate.Probes, StringComparer.Ordinal);
             foreach (var job in result.Jobs)
             {
-                Start(job);
+                string? probe = null;
+                if (unprobed is not null && unprobed.Remove(job.Tenant, out var dependency))
+                {
+                    probe = dependency;
+                }
+                Start(job, probe);
+            }
+            if (unprobed is { Count: > 0 })
+            {
+                await UnclaimAsync(unprobed);
             }
             if (result.Jobs.Count == 0)
             {
                 var timeout = _server.SafetyPollInterval;
-                if (result.NextDueMs >= 0)
+                foreach (var dueMs in new[] { result.NextDueMs, gate.NextProbeMs })
                 {
-                    var untilDue = TimeSpan.FromMilliseconds(Math.Max(1, result.NextDueMs - Now()));
-                    timeout = untilDue < timeout ? untilDue : timeout;
+                    if (dueMs >= 0)
+                    {
+                        var untilDue = TimeSpan.FromMilliseconds(Math.Max(1, dueMs - Now()));
+                        timeout = untilDue < timeout ? untilDue : timeout;
+                    }
                 }
                 try
                 {
@@ -266,10 +288,27 @@ internal sealed class QueueProcessor : IDisposable
         }
     }
 
-    private void Start(FetchedJob job)
+    /// <summary>Gives back probe claims this processor could not use, so another queue's worker can probe now.</summary>
+    private async Task UnclaimAsync(IReadOnlyDictionary<string, string> probes)
+    {
+        foreach (var (tenant, dependency) in probes)
+        {
+            try
+            {
+                await _circuits.UnclaimAsync(tenant, dependency);
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
+            {
+                // The claim expires by itself.
+                QueueLog.LoopFailed(_logger, e, "probe", _queue);
+            }
+        }
+    }
+
+    private void Start(FetchedJob job, string? probe)
     {
         // Not linked to a shared parent: registering on one token from every job contends; shutdown cancels each instead.
-        var run = new RunningJob(job, new CancellationTokenSource());
+        var run = new RunningJob(job, new CancellationTokenSource()) { Probe = probe };
         _running[Key(job)] = run;
         if (!_ready.Writer.TryWrite(run))
         {
@@ -305,6 +344,7 @@ internal sealed class QueueProcessor : IDisposable
         try
         {
             var outcome = await ExecuteAsync(run);
+            await SettleCircuitAsync(run, outcome);
             if (!run.HandedBack)
             {
                 // Counted down before the outcome is queued, so the batch that records the last outcome also drops the lease.
@@ -322,6 +362,35 @@ internal sealed class QueueProcessor : IDisposable
         finally
         {
             Release(run);
+        }
+    }
+
+    /// <summary>
+    /// Tells the tenant's circuit what the job showed: its dependency failed (delayed outcome with a dependency), or it
+    /// answered (completed or failed for its own reasons). A probe that showed neither (rejected, handed back) is unclaimed.
+    /// </summary>
+    private async Task SettleCircuitAsync(RunningJob run, FinishEntry? outcome)
+    {
+        var tenant = run.Job.Tenant;
+        try
+        {
+            if (run.Failure is { } failure)
+            {
+                await _circuits.DependencyFailedAsync(tenant, failure.Dependency, failure.Cause, run.Probe);
+            }
+            else if (outcome is { Kind: FinishKind.Complete } || (outcome is { Kind: FinishKind.Fail or FinishKind.Retry } && !run.Rejected))
+            {
+                await _circuits.AnsweredAsync(tenant, run.Probe);
+            }
+            else if (run.Probe is { } probe)
+            {
+                await _circuits.UnclaimAsync(tenant, probe);
+            }
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            // A hold not recorded now is recorded by the next failure; an unreleased probe claim expires.
+            QueueLog.LoopFailed(_logger, e, "circuit", _queue);
         }
     }
 
@@ -364,6 +433,7 @@ internal sealed class QueueProcessor : IDisposable
         if (failure is not null || handler is null)
         {
             failure ??= "No handler.";
+            run.Rejected = true;
             QueueLog.Rejected(_logger, job.Queue, job.Id, failure);
             QueueTelemetry.Failed.Add(1, tags);
             activity?.SetStatus(ActivityStatusCode.Error, failure);
@@ -399,17 +469,27 @@ internal sealed class QueueProcessor : IDisposable
         catch (Exception e)
         {
             QueueTelemetry.RunTime.Record(_time.GetElapsedTime(started).TotalSeconds, tags);
+            var error = DependencyFailures.Describe(e);
+            activity?.SetStatus(ActivityStatusCode.Error, error);
+            if (DependencyFailures.Classify(e, _classifiers) is { } dependency)
+            {
+                // The tenant's outage, not the job's fault (rule 7): back later without using an attempt.
+                run.Failure = (dependency, error);
+                var delay = _circuits.RetryDelay(job.Tenant, dependency);
+                var dueAt = Now() + (long)delay.TotalMilliseconds;
+                QueueLog.DependencyDelayed(_logger, job.Queue, job.Id, dependency, QueueTelemetry.TenantTag(job.Tenant), DateTimeOffset.FromUnixTimeMilliseconds(dueAt), error);
+                return new FinishEntry(FinishKind.Delay, job, dueAt, error, e.ToString());
+            }
             QueueTelemetry.Failed.Add(1, tags);
-            activity?.SetStatus(ActivityStatusCode.Error, e.Message);
             var maxAttempts = job.MaxAttempts > 0 ? job.MaxAttempts : _options.MaxAttempts;
             if (e is PermanentJobFailureException || job.Attempt >= maxAttempts)
             {
                 QueueLog.FailedFinal(_logger, e, job.Queue, job.Id, job.Attempt);
-                return new FinishEntry(FinishKind.Fail, job, Error: e.Message, Stack: e.ToString());
+                return new FinishEntry(FinishKind.Fail, job, Error: error, Stack: e.ToString());
             }
             var due = Now() + (long)Backoff.Delay(_options, job.Attempt, Random.Shared.NextDouble()).TotalMilliseconds;
             QueueLog.Retrying(_logger, e, job.Queue, job.Id, job.Attempt, DateTimeOffset.FromUnixTimeMilliseconds(due));
-            return new FinishEntry(FinishKind.Retry, job, due, e.Message, e.ToString());
+            return new FinishEntry(FinishKind.Retry, job, due, error, e.ToString());
         }
     }
 
@@ -516,6 +596,15 @@ internal sealed class QueueProcessor : IDisposable
         }
 
         public volatile bool HandedBack;
+
+        /// <summary>The dependency this job probes for its held tenant, or null.</summary>
+        public string? Probe { get; init; }
+
+        /// <summary>Set when the job failed because a dependency of its tenant is unreachable.</summary>
+        public (string Dependency, string Cause)? Failure { get; set; }
+
+        /// <summary>Failed before running (authentication, no handler): says nothing about the tenant's dependencies.</summary>
+        public bool Rejected { get; set; }
     }
 }
 

@@ -26,7 +26,9 @@ internal sealed class RecurringScheduler(
             try
             {
                 var now = time.GetUtcNow();
-                var (due, next) = await storage.DueRecurringAsync(queue, now.ToUnixTimeMilliseconds());
+                var (all, next) = await storage.DueRecurringAsync(queue, now.ToUnixTimeMilliseconds());
+                // A single-tenant server materialises only tenantless schedules: it has no tenant's key to sign with.
+                var due = authority.OnlySlot is { } only ? [.. all.Where(o => o.Tenant == only)] : all;
                 foreach (var occurrence in due)
                 {
                     await MaterialiseAsync(occurrence.Tenant, occurrence.Id, occurrence.DueMs, occurrence.Definition, now);
@@ -35,7 +37,7 @@ internal sealed class RecurringScheduler(
                 {
                     continue;
                 }
-                if (next >= 0)
+                if (next >= 0 && all.Count == 0)
                 {
                     var untilNext = TimeSpan.FromMilliseconds(Math.Max(1, next - now.ToUnixTimeMilliseconds()));
                     timeout = untilNext < timeout ? untilNext : timeout;

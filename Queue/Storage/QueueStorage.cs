@@ -90,13 +90,24 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
         return added;
     }
 
+    /// <param name="only">When set, the one tenant slot to lease from (a single-tenant worker's <c>_</c>).</param>
+    /// <param name="held">Tenants not to lease from (limit 0) or to lease at most one job of (limit 1, a probe).</param>
     public async Task<FetchResult> FetchAsync(
-        string queue, long nowMs, long leaseUntilMs, string leaseToken, int max, int perTenantCap, int maxStalls)
+        string queue, long nowMs, long leaseUntilMs, string leaseToken, int max, int perTenantCap, int maxStalls,
+        IReadOnlyList<(string Tenant, int Limit)>? held = null, string? only = null)
     {
         var keys = Keys(queue);
         var db = await connection.DatabaseAsync();
-        var result = (RedisResult[])(await RedisScript.Fetch.EvaluateAsync(db, keys.Global,
-            [keys.Prefix, nowMs, leaseUntilMs, leaseToken, max, perTenantCap, maxStalls]))!;
+        held ??= [];
+        var args = new RedisValue[9 + (2 * held.Count)];
+        (args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8]) =
+            (keys.Prefix, nowMs, leaseUntilMs, leaseToken, max, perTenantCap, maxStalls, only ?? "", held.Count);
+        for (var i = 0; i < held.Count; i++)
+        {
+            args[9 + (2 * i)] = held[i].Tenant;
+            args[10 + (2 * i)] = held[i].Limit;
+        }
+        var result = (RedisResult[])(await RedisScript.Fetch.EvaluateAsync(db, keys.Global, args))!;
         var jobs = new List<FetchedJob>((result.Length - 1) / 4);
         for (var i = 1; i + 3 < result.Length; i += 4)
         {
@@ -211,6 +222,28 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
         var failed = batch.ListLengthAsync(keys.Tenant(tenant, "failed"));
         batch.Execute();
         return new JobCounts(await wait + await prio, await active, await delayed, await completed, await failed);
+    }
+
+    /// <summary>Counts and the oldest waiting job's enqueue time for each tenant, in one script call (counts.lua).</summary>
+    public async Task<IReadOnlyList<TenantQueueCounts>> TenantCountsAsync(string queue, IReadOnlyList<string> tenants)
+    {
+        if (tenants.Count == 0)
+        {
+            return [];
+        }
+        var keys = Keys(queue);
+        var db = await connection.DatabaseAsync();
+        RedisValue[] args = [keys.Prefix, .. tenants.Select(t => (RedisValue)t)];
+        var r = (RedisResult[])(await RedisScript.Counts.EvaluateAsync(db, keys.Global, args))!;
+        var list = new List<TenantQueueCounts>(tenants.Count);
+        for (var i = 0; i < tenants.Count; i++)
+        {
+            var o = i * 6;
+            var oldest = (long)r[o + 5];
+            list.Add(new TenantQueueCounts(queue, tenants[i], new JobCounts((long)r[o], (long)r[o + 1], (long)r[o + 2], (long)r[o + 3], (long)r[o + 4]),
+                oldest < 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(oldest)));
+        }
+        return list;
     }
 
     public async Task<IReadOnlyList<JobDetails>> PageAsync(string queue, string tenant, JobState state, int offset, int count)

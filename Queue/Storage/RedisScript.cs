@@ -35,6 +35,8 @@ internal sealed class RedisScript
     public static readonly RedisScript Admin = new("admin");
     public static readonly RedisScript Clean = new("clean");
     public static readonly RedisScript Recurring = new("recurring");
+    public static readonly RedisScript Hold = new("hold");
+    public static readonly RedisScript Counts = new("counts");
 
     public async Task<RedisResult> EvaluateAsync(IDatabaseAsync db, RedisKey[] keys, RedisValue[] args)
     {

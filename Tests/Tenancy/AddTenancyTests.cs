@@ -19,18 +19,25 @@ public sealed class AddTenancyTests
     }
 
     [Fact]
-    public async Task A_bad_tenant_configuration_stops_the_host_at_startup()
+    public void A_bad_tenant_configuration_stops_the_application_before_it_has_a_host()
     {
-        using var host = BuildHost(new CapturingLoggerProvider(), ("MULTI_TENANT_MODE", "true"), ("TENANT_CONFIGS", "{ \"Bad\": {} }"));
-
-        var thrown = await Assert.ThrowsAsync<TenantConfigurationException>(() => host.StartAsync(TestContext.Current.CancellationToken));
+        var thrown = Assert.Throws<TenantConfigurationException>(() => BuildHost(new CapturingLoggerProvider(), ("MULTI_TENANT_MODE", "true"), ("TENANT_CONFIGS", "{ \"Bad\": {} }")));
         Assert.Contains("'Bad'", thrown.Message, StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task An_empty_multi_tenant_configuration_stops_the_host_at_startup()
+    public void An_empty_multi_tenant_configuration_stops_the_application_before_it_has_a_host()
     {
-        using var host = BuildHost(new CapturingLoggerProvider(), ("MULTI_TENANT_MODE", "true"));
+        Assert.Throws<TenantConfigurationException>(() => BuildHost(new CapturingLoggerProvider(), ("MULTI_TENANT_MODE", "true")));
+    }
+
+    [Fact]
+    public async Task A_bad_tenant_configuration_registered_on_services_stops_the_host_at_startup()
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddInMemoryCollection([new("MULTI_TENANT_MODE", "true"), new("TENANT_CONFIGS", "{ \"Bad\": {} }")]);
+        builder.Services.AddTenancy();
+        using var host = builder.Build();
 
         await Assert.ThrowsAsync<TenantConfigurationException>(() => host.StartAsync(TestContext.Current.CancellationToken));
     }

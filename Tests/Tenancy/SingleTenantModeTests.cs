@@ -7,7 +7,6 @@ public sealed class SingleTenantModeTests
     [Theory]
     [InlineData(null)]
     [InlineData("false")]
-    [InlineData("yes")]
     public void Without_MULTI_TENANT_MODE_true_the_store_needs_no_tenants_and_holds_none(string? mode)
     {
         using var store = StoreFactory.Create(TestConfiguration.From(("MULTI_TENANT_MODE", mode)));

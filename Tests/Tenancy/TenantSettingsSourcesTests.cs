@@ -114,15 +114,14 @@ public sealed class TenantSettingsSourcesTests
     }
 
     [Fact]
-    public void Ignores_TENANT_variables_without_a_known_suffix()
+    public void Refuses_TENANT_variables_without_a_known_suffix_naming_them()
     {
-        using var store = StoreFactory.Create(TestConfiguration.MultiTenant(
+        var thrown = Assert.Throws<TenantConfigurationException>(() => StoreFactory.Create(TestConfiguration.MultiTenant(
             ("TENANT_TENANT_A_DATABASE_URL", DbA),
             ("TENANT_TENANT_A_COLOR", "blue"),
-            ("TENANT_BASE_URL", "https://nobody.example"),
-            ("TENANT_CONFIG_FILE", null)));
+            ("TENANT_CONFIG_FILE", null))));
 
-        Assert.Equal([A], store.Current.Tenants.Keys);
+        Assert.Equal("TENANT_TENANT_A_COLOR", thrown.ConfigurationSource);
     }
 
     [Fact]

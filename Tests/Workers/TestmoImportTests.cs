@@ -115,6 +115,7 @@ public sealed class TestmoImportTests(TestServers servers)
         var import = await db.Imports.AsNoTracking().SingleAsync(i => i.Id == importId);
         Assert.Equal(ImportStatus.Failed, import.Status);
         Assert.Contains(expected, import.Error, StringComparison.Ordinal);
+        Assert.Equal((0, 0, 0), (import.CasesImported, import.RunsImported, import.ResultsImported));
         Assert.Equal(0, await db.TestCases.CountAsync());
         Assert.Equal(0, await db.TestRuns.CountAsync());
         Assert.Equal(0, await db.TestResults.CountAsync());

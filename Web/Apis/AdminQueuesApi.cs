@@ -10,7 +10,7 @@ public sealed record CleanRequest(JobState State, [Range(0, 3650 * 24 * 3600)] l
 
 public sealed record CleanedDto(int Removed);
 
-public sealed record QueuesDto(IReadOnlyList<QueueSummary> Queues, IReadOnlyList<RunningJobProgress> Running);
+public sealed record QueuesDto(IReadOnlyList<QueueSummary> Queues, IReadOnlyList<RunningJobProgress> Running, TenantHold Hold);
 
 /// <summary>
 /// Admin &gt; Job Queues over the queue's tenant-scoped admin API: this tenant's jobs only. Another tenant's job id
@@ -32,7 +32,8 @@ internal static class AdminQueuesApi
     }
 
     internal static async Task<Ok<QueuesDto>> Overview(JobQueueDashboard dashboard, CancellationToken cancellationToken) =>
-        TypedResults.Ok(new QueuesDto(await dashboard.SummariesAsync(cancellationToken), await dashboard.RunningProgressAsync(cancellationToken)));
+        TypedResults.Ok(new QueuesDto(
+            await dashboard.SummariesAsync(cancellationToken), await dashboard.RunningProgressAsync(cancellationToken), await dashboard.HoldAsync(cancellationToken)));
 
     public static async Task<Results<Ok<IReadOnlyList<JobDetails>>, NotFound>> ListJobs(string queue, string? state, int? page, int? pageSize, IJobQueueAdmin admin, CancellationToken cancellationToken)
     {

@@ -171,7 +171,17 @@ internal static class WorkApi
             long? formProject = projectId;
             while (true)
             {
-                var section = await reader.ReadNextSectionAsync(cancellationToken) ?? throw new InvalidRequestException("file", "The form has no 'file' part.");
+                MultipartSection? next;
+                try
+                {
+                    next = await reader.ReadNextSectionAsync(cancellationToken);
+                }
+                catch (Exception e) when (e is IOException or InvalidDataException && !cancellationToken.IsCancellationRequested)
+                {
+                    // A body declared multipart that is not (no boundary line, a truncated part): the client's fault.
+                    throw new InvalidRequestException("file", $"The body is declared multipart/form-data but is not valid multipart: {e.Message}");
+                }
+                var section = next ?? throw new InvalidRequestException("file", "The form has no 'file' part.");
                 if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition))
                 {
                     continue;
@@ -187,7 +197,15 @@ internal static class WorkApi
                 if (disposition.Name.Value == "file" && (disposition.FileName.HasValue || disposition.FileNameStar.HasValue))
                 {
                     var name = disposition.FileNameStar.HasValue ? disposition.FileNameStar.Value : disposition.FileName.Value;
-                    import = await imports.UploadAsync(section.Body, name ?? "", formProject, user.UserId(), maxBytes, cancellationToken);
+                    try
+                    {
+                        import = await imports.UploadAsync(section.Body, name ?? "", formProject, user.UserId(), maxBytes, cancellationToken);
+                    }
+                    catch (Exception e) when (e is IOException or InvalidDataException && !cancellationToken.IsCancellationRequested)
+                    {
+                        // The part ends before its boundary: nothing was stored (the upload's transaction rolled back).
+                        throw new InvalidRequestException("file", $"The multipart body ends inside the file part: {e.Message}");
+                    }
                     break;
                 }
             }

@@ -49,6 +49,10 @@ internal static class Extensions
         services.AddScoped<UserAccounts>();
         services.AddScoped<ApiTokens>();
         services.AddScoped<JobPublisher>();
+        services.AddScoped<JobOutbox>();
+        services.AddSingleton<OutboxSignal>();
+        services.AddSingleton<OutboxRelay>();
+        services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
         services.AddScoped<TestRunService>();
         services.AddScoped<IssueService>();
         services.AddScoped<ImportService>();

@@ -6,7 +6,7 @@ using Microsoft.EntityFrameworkCore;
 namespace Web.Services;
 
 /// <summary>External issues linked to cases; every link or refresh asks the worker to read the tracker.</summary>
-internal sealed class IssueService(TenantDbContext db, JobPublisher jobs, TimeProvider time)
+internal sealed class IssueService(TenantDbContext db, JobPublisher jobs, JobOutbox outbox, TimeProvider time)
 {
     public async Task<TrackerIntegration> AddIntegrationAsync(long projectId, string baseUrl, string projectKey, string? username, string? apiToken, CancellationToken cancellationToken)
     {
@@ -53,8 +53,15 @@ internal sealed class IssueService(TenantDbContext db, JobPublisher jobs, TimePr
         {
             testCase.Issues.Add(issue);
         }
-        await db.SaveChangesAsync(cancellationToken);
-        await jobs.EnqueueAsync(Jobs.SyncIssue, new SyncIssuePayload(issue.Id), cancellationToken);
+        // The link and its sync job commit together (the job needs the issue's id, hence two saves in one transaction).
+        await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            outbox.Add(Jobs.SyncIssue, new SyncIssuePayload(issue.Id));
+            await db.SaveChangesAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+        await outbox.CommittedAsync();
         return issue;
     }
 

@@ -11,7 +11,8 @@ public sealed record RunningJobProgress(string Queue, string Id, string Name, st
 
 /// <summary>
 /// Admin &gt; Job Queues for this tenant. Everything goes through the queue's tenant-scoped admin API, so it can only
-/// ever see and act on the current tenant's jobs. Queue-wide operations (pause, drain, obliterate) are not offered.
+/// ever see and act on the current tenant's jobs. Queue-wide operations (pause, drain, obliterate) are not offered;
+/// whether an operator paused this tenant, or its jobs are held for an unreachable dependency, is shown (read only).
 /// </summary>
 internal sealed class JobQueueDashboard(IJobQueueAdmin admin)
 {
@@ -30,6 +31,9 @@ internal sealed class JobQueueDashboard(IJobQueueAdmin admin)
         }
         return summaries;
     }
+
+    /// <summary>Whether this tenant's jobs are held on every queue, why and since when.</summary>
+    public Task<TenantHold> HoldAsync(CancellationToken cancellationToken) => admin.GetHoldAsync(cancellationToken);
 
     public async Task<IReadOnlyList<RunningJobProgress>> RunningProgressAsync(CancellationToken cancellationToken)
     {

@@ -9,7 +9,7 @@ namespace Web.Services;
 public sealed record ResultInput(long CaseId, TestResultStatus? Status, long? ElapsedMs, string? Comment);
 
 /// <summary>Runs and their results. Recording results is what sets the forecast and notification work in motion.</summary>
-internal sealed class TestRunService(TenantDbContext db, JobPublisher jobs, TimeProvider time)
+internal sealed class TestRunService(TenantDbContext db, JobOutbox outbox, TimeProvider time)
 {
     public async Task<TestRun> CreateRunAsync(long projectId, string name, long userId, CancellationToken cancellationToken)
     {
@@ -24,9 +24,10 @@ internal sealed class TestRunService(TenantDbContext db, JobPublisher jobs, Time
     }
 
     /// <summary>
-    /// Records <paramref name="results"/> in one transaction (all or nothing), then enqueues
+    /// Records <paramref name="results"/> in one transaction (all or nothing) together with their jobs in the outbox:
     /// <c>update-case-forecast</c> for each affected case and one <c>create-notification</c> for the people
-    /// concerned: the run's creator and the tenant's administrators, except whoever recorded the results.
+    /// concerned (the run's creator and the tenant's administrators, except whoever recorded the results). The jobs
+    /// reach the queue through the relay, so recording succeeds while Valkey is down.
     /// </summary>
     public async Task<IReadOnlyList<TestResult>> RecordResultsAsync(long runId, IReadOnlyList<ResultInput> results, long actorId, string actorName, CancellationToken cancellationToken)
     {
@@ -77,10 +78,10 @@ internal sealed class TestRunService(TenantDbContext db, JobPublisher jobs, Time
             ExecutedAt = now,
         }).ToList();
         db.TestResults.AddRange(rows);
-        await db.SaveChangesAsync(cancellationToken);
-
-        await jobs.EnqueueManyAsync(Jobs.UpdateCaseForecast, caseIds.Select(id => new UpdateCaseForecastPayload(id)), cancellationToken);
-
+        foreach (var caseId in caseIds)
+        {
+            outbox.Add(Jobs.UpdateCaseForecast, new UpdateCaseForecastPayload(caseId));
+        }
         var recipients = await db.Users
             .Where(u => (u.Id == run.CreatedById || u.IsAdmin) && u.Id != actorId)
             .Select(u => u.Id).ToListAsync(cancellationToken);
@@ -88,9 +89,12 @@ internal sealed class TestRunService(TenantDbContext db, JobPublisher jobs, Time
         {
             var failed = rows.Count(r => r.Status == TestResultStatus.Failed);
             var text = $"{actorName} recorded {rows.Count} result(s) in run '{run.Name}'" + (failed > 0 ? $": {failed} failed." : ".");
-            await jobs.EnqueueAsync(Jobs.CreateNotification,
-                new CreateNotificationPayload(recipients, failed > 0 ? "results-failed" : "results-recorded", text, $"/runs/{runId}"), cancellationToken);
+            outbox.Add(Jobs.CreateNotification,
+                new CreateNotificationPayload(recipients, failed > 0 ? "results-failed" : "results-recorded", text, $"/runs/{runId}"));
         }
+        // One SaveChanges: the results and their jobs commit together, or neither does.
+        await db.SaveChangesAsync(cancellationToken);
+        await outbox.CommittedAsync();
         return rows;
     }
 }

@@ -66,6 +66,7 @@ internal static class Extensions
         // The workers enqueue follow-up jobs (emails from notifications) as well as running jobs.
         services.AddJobQueueClient();
         var server = services.AddJobQueueServer();
+        services.AddSingleton<IDependencyFailureClassifier, TenantDependencyFailures>();
         services.AddHealthChecks().AddJobQueueCheck();
         foreach (var (queue, variable, fallback) in Concurrency)
         {

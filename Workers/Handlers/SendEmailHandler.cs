@@ -92,7 +92,8 @@ public sealed class SendEmailHandler(IOptions<SmtpOptions> options, TenantLinks 
         }
         catch (Exception e) when (e is SmtpProtocolException or SocketException or IOException or ServiceNotConnectedException)
         {
-            throw new InvalidOperationException($"Sending to {payload.To} failed transiently: {e.Message}", e);
+            // The server did not answer (refused, reset, timed out): an outage, which delays the job without using an attempt.
+            throw new DependencyUnavailableException("smtp", $"The SMTP server {host}:{smtp.Port} is unreachable: {e.Message}", e);
         }
 
         if (payload.NotificationIds is { Count: > 0 } ids)

@@ -69,7 +69,9 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
         {
             await RollbackAsync(transaction);
             await ExecuteAsync(side, null, """
-                UPDATE imports SET status = 'Failed', error = @error, finished_at = @now, upload_oid = NULL WHERE id = @id
+                UPDATE imports SET status = 'Failed', error = @error, finished_at = @now, upload_oid = NULL,
+                       cases_imported = 0, runs_imported = 0, results_imported = 0
+                WHERE id = @id
                 """, CancellationToken.None, ("error", Truncate(e.Message, ErrorLength)), ("now", time.GetUtcNow()), ("id", importId));
             await LargeObjects.DeleteAsync(side, oid, CancellationToken.None);
             throw;
@@ -79,7 +81,7 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
             await RollbackAsync(transaction);
             try
             {
-                await ExecuteAsync(side, null, "UPDATE imports SET status = 'Pending', progress = 0, error = @error WHERE id = @id",
+                await ExecuteAsync(side, null, "UPDATE imports SET status = 'Pending', progress = 0, cases_imported = 0, runs_imported = 0, results_imported = 0, error = @error WHERE id = @id",
                     CancellationToken.None, ("error", Truncate($"The import was interrupted and will be retried: {e.Message}", ErrorLength)), ("id", importId));
             }
             catch (NpgsqlException)

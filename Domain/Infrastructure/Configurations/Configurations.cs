@@ -153,3 +153,14 @@ internal sealed class DataProtectionKeyConfiguration : IEntityTypeConfiguration<
 {
     public void Configure(EntityTypeBuilder<DataProtectionKey> builder) => builder.ToTable("data_protection_keys");
 }
+
+internal sealed class OutboxJobConfiguration : IEntityTypeConfiguration<OutboxJob>
+{
+    public void Configure(EntityTypeBuilder<OutboxJob> builder)
+    {
+        builder.ToTable("job_outbox");
+        builder.Property(j => j.Queue).HasMaxLength(100);
+        builder.Property(j => j.JobName).HasMaxLength(100);
+        builder.Property(j => j.JobId).HasMaxLength(200);
+    }
+}

@@ -1,10 +1,16 @@
--- ARGV: prefix, now, leaseUntil, leaseToken, max, perTenantCap (0 = none), maxStalls.
+-- ARGV: prefix, now, leaseUntil, leaseToken, max, perTenantCap (0 = none), maxStalls, only (a tenant slot: lease
+--       from no other; '' for all), heldCount, then per held
+--       tenant: tenant, limit (0: skip it, held; 1: lease at most one job of it, the probe of a dependency hold).
 -- Promotes due delayed jobs, recovers expired leases, then leases up to max jobs going round the tenant ring.
+-- Held tenants keep their place in the ring and their jobs wait; only their leasing is skipped or limited.
 -- One lease per call: the token scores its expiry in LEASES and lists its jobs; each job records the token ('lt').
 -- Returns { nextDueMs or -1, then per job: tenant, id, data, attempt }.
 local now = tonumber(ARGV[2])
 local lease, token = ARGV[3], ARGV[4]
 local max, cap, maxStalls = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local limits = {}
+local only = ARGV[8] or ''
+for i = 10, 9 + 2 * tonumber(ARGV[9] or '0'), 2 do limits[ARGV[i]] = tonumber(ARGV[i+1]) end
 
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', DELAYED, '-inf', now, 'LIMIT', 0, 1000)) do
   local t, id = split(m)
@@ -49,6 +55,9 @@ while #leased < max and ringLen > 0 and idle < ringLen do
   -- An equal share of what is left keeps one flooding tenant from filling the batch.
   local share = math.max(1, math.floor((max - #leased) / ringLen))
   if cap > 0 then share = math.min(share, cap - redis.call('SCARD', active)) end
+  local limit = limits[t]
+  if only ~= '' and t ~= only then limit = 0 end
+  if limit then share = math.min(share, limit) end
   local got = {}
   if share > 0 then
     local ids = {}
@@ -75,6 +84,7 @@ while #leased < max and ringLen > 0 and idle < ringLen do
       end
     end
     if #got > 0 then redis.call('SADD', active, unpack(got)) end
+    if limit then limits[t] = limit - #got end
     if waiting(t) == 0 then
       -- LMOVE just put this tenant at the tail.
       redis.call('RPOP', RING)

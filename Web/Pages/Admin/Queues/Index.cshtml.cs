@@ -9,9 +9,12 @@ internal sealed class QueuesModel(JobQueueDashboard dashboard) : PageModel
 
     public IReadOnlyList<RunningJobProgress> Running { get; private set; } = [];
 
+    public Queue.TenantHold? Hold { get; private set; }
+
     public async Task OnGetAsync(CancellationToken cancellationToken)
     {
         Queues = await dashboard.SummariesAsync(cancellationToken);
         Running = await dashboard.RunningProgressAsync(cancellationToken);
+        Hold = await dashboard.HoldAsync(cancellationToken);
     }
 }

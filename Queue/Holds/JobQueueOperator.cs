@@ -1,0 +1,51 @@
+using Queue.Client;
+using Queue.Storage;
+using Tenancy;
+
+namespace Queue.Holds;
+
+internal sealed class JobQueueOperator(HoldStore holds, QueueStorage storage, TimeProvider time) : IJobQueueOperator
+{
+    public async Task<TenantHoldResult> PauseTenantAsync(TenantId tenant, string? reason = null, CancellationToken cancellationToken = default)
+    {
+        var changed = await holds.PauseAsync(Slot(tenant), string.IsNullOrWhiteSpace(reason) ? null : reason.Trim(), Now());
+        return new TenantHoldResult(changed, await GetTenantHoldAsync(tenant, cancellationToken));
+    }
+
+    public async Task<TenantHoldResult> ResumeTenantAsync(TenantId tenant, CancellationToken cancellationToken = default)
+    {
+        var changed = await holds.ResumeAsync(Slot(tenant), Now());
+        return new TenantHoldResult(changed, await GetTenantHoldAsync(tenant, cancellationToken));
+    }
+
+    public async Task<TenantHold> GetTenantHoldAsync(TenantId tenant, CancellationToken cancellationToken = default) =>
+        HoldStore.ToHold(Slot(tenant), await holds.GetAsync(Slot(tenant)));
+
+    public async Task<IReadOnlyList<TenantHold>> GetHoldsAsync(CancellationToken cancellationToken = default) =>
+        [.. (await holds.AllAsync()).Select(h => HoldStore.ToHold(h.Tenant, h)).OrderBy(h => h.Tenant, StringComparer.Ordinal)];
+
+    public async Task<IReadOnlyList<TenantQueueCounts>> GetTenantCountsAsync(
+        IReadOnlyCollection<string> queues, IReadOnlyCollection<TenantId> tenants, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(queues);
+        ArgumentNullException.ThrowIfNull(tenants);
+        foreach (var queue in queues)
+        {
+            JobNames.ValidateQueue(queue);
+        }
+        var slots = tenants.Select(Slot).ToList();
+        // One call per queue, all sent before any is awaited (pipelined on the multiplexer).
+        var calls = queues.Select(q => storage.TenantCountsAsync(q, slots)).ToList();
+        var all = new List<TenantQueueCounts>(queues.Count * slots.Count);
+        foreach (var call in calls)
+        {
+            all.AddRange(await call);
+        }
+        return all;
+    }
+
+    private long Now() => time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private static string Slot(TenantId tenant) =>
+        tenant.Value ?? throw new ArgumentException("A tenant id is required.", nameof(tenant));
+}

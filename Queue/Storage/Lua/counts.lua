@@ -1,0 +1,35 @@
+-- ARGV: prefix, then tenants. Returns per tenant: waiting, active, delayed, completed, failed, and the enqueue time
+-- (ms) of the older of the jobs at the front of its two lines (prioritised, plain) or -1. O(1) per tenant; reads only the named tenants' keys.
+local function enqueued_ms(t, id)
+  if not id then return -1 end
+  local d = redis.call('HGET', jkey(t, id), 'd')
+  if not d then return -1 end
+  -- JobData: six fields, each '<byte length>:<bytes>'; the enqueue time is the last.
+  local pos, value = 1, nil
+  for _ = 1, 6 do
+    local colon = string.find(d, ':', pos, true)
+    if not colon then return -1 end
+    local len = tonumber(string.sub(d, pos, colon - 1))
+    if not len then return -1 end
+    value = string.sub(d, colon + 1, colon + len)
+    pos = colon + 1 + len
+  end
+  return tonumber(value) or -1
+end
+
+local out = {}
+for i = 2, #ARGV do
+  local t = ARGV[i]
+  -- The fronts of both lines: the next prioritised job and the next plain one; the older counts.
+  local a = enqueued_ms(t, redis.call('ZRANGE', tkey(t, 'prio'), 0, 0)[1])
+  local b = enqueued_ms(t, redis.call('LINDEX', tkey(t, 'wait'), 0))
+  local oldest = a
+  if oldest < 0 or (b >= 0 and b < oldest) then oldest = b end
+  out[#out+1] = waiting(t)
+  out[#out+1] = redis.call('SCARD', tkey(t, 'active'))
+  out[#out+1] = redis.call('ZCARD', tkey(t, 'delayed'))
+  out[#out+1] = redis.call('LLEN', tkey(t, 'completed'))
+  out[#out+1] = redis.call('LLEN', tkey(t, 'failed'))
+  out[#out+1] = oldest
+end
+return out
