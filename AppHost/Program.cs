@@ -1,6 +1,7 @@
 using AppHost;
 using Hosting.Infrastructure;
 using Hosting.Publishing;
+using Hosting.Tenants;
 
 var builder = DistributedApplication.CreateBuilder(args);
 
@@ -23,6 +24,29 @@ var smtp = builder.AddDevelopmentSmtp("smtp");
 
 var adminEmail = builder.AddParameter("admin-email", "admin@example.test");
 
+var workers = builder.AddProject<Projects.Workers>("workers")
+    .WithHttpEndpoint(port: Ports.Workers(builder))
+    .WithHttpHealthCheck("/health")
+    .WithReference(valkey).WaitFor(valkey)
+    .WaitFor(smtp)
+    .WithEnvironment("MULTI_TENANT_MODE", "true")
+    .WithEnvironment("SMTP_HOST", smtp.GetEndpoint(SmtpBuilderExtensions.EndpointName).Property(EndpointProperty.Host))
+    .WithEnvironment("SMTP_PORT", smtp.GetEndpoint(SmtpBuilderExtensions.EndpointName).Property(EndpointProperty.Port));
+
+var scheduler = builder.AddProject<Projects.Scheduler>("scheduler")
+    .WithHttpEndpoint(port: Ports.Scheduler(builder))
+    .WithReference(valkey).WaitFor(valkey)
+    .WithEnvironment("MULTI_TENANT_MODE", "true")
+    .PublishAsKubernetesJob();
+
+// A dashboard row per tenant: live state from Valkey, links, and operator commands.
+var tenantRows = new TenantRowOptions
+{
+    Queues = JobQueues.All,
+    IsConfigured = id => Tenants.StillConfigured(builder, id),
+    Scheduler = scheduler.Resource,
+};
+
 var tenantResources = new List<TenantResources>();
 foreach (var (tenant, index) in tenants.Select((t, i) => (t, i)))
 {
@@ -30,6 +54,7 @@ foreach (var (tenant, index) in tenants.Select((t, i) => (t, i)))
     var signingKey = builder.AddGeneratedSecret($"signing-key-{tenant.Id}", 48);
     var adminPassword = builder.AddGeneratedSecret($"admin-password-{tenant.Id}");
     var search = builder.AddTenantSearch(tenant);
+    var searchNode = search?.GetEndpoint(ElasticsearchBuilderExtensions.EndpointName);
 
     var web = builder.AddProject<Projects.Web>($"web-{tenant.Id}")
         .WithHttpEndpoint(port: Ports.Web(builder, index))
@@ -42,39 +67,22 @@ foreach (var (tenant, index) in tenants.Select((t, i) => (t, i)))
         .WithEnvironment($"TENANT_{tenant.VariableForm}_SIGNING_KEY", signingKey)
         .WithEnvironment("ADMIN_EMAIL", adminEmail)
         .WithEnvironment("ADMIN_PASSWORD", adminPassword)
-        .WithTenantSearch(tenant, search?.GetEndpoint(ElasticsearchBuilderExtensions.EndpointName));
+        .WithDashboardLinks()
+        .WithTenantSearch(tenant, searchNode);
     if (search is not null)
     {
         web.WaitFor(search);
     }
 
-    tenantResources.Add(new(tenant, database, web, signingKey, search?.GetEndpoint(ElasticsearchBuilderExtensions.EndpointName)));
+    builder.AddTenant(tenant.Id, valkey, tenantRows).WithTenantResource(web);
+    // The workers run every tenant's jobs: they start once every tenant database answers its own role.
+    workers.WaitFor(database);
+    tenantResources.Add(new(tenant, database, web, signingKey, searchNode));
 }
 
 var tenantConfigs = TenantTopology.TenantConfigs(tenantResources);
-
-var workers = builder.AddProject<Projects.Workers>("workers")
-    .WithHttpEndpoint(port: Ports.Workers(builder))
-    .WithHttpHealthCheck("/health")
-    .WithReference(valkey).WaitFor(valkey)
-    .WaitFor(smtp)
-    .WithEnvironment("MULTI_TENANT_MODE", "true")
-    .WithEnvironment("TENANT_CONFIGS", tenantConfigs)
-    .WithEnvironment("SMTP_HOST", smtp.GetEndpoint(SmtpBuilderExtensions.EndpointName).Property(EndpointProperty.Host))
-    .WithEnvironment("SMTP_PORT", smtp.GetEndpoint(SmtpBuilderExtensions.EndpointName).Property(EndpointProperty.Port));
-
-var scheduler = builder.AddProject<Projects.Scheduler>("scheduler")
-    .WithHttpEndpoint(port: Ports.Scheduler(builder))
-    .WithReference(valkey).WaitFor(valkey)
-    .WithEnvironment("MULTI_TENANT_MODE", "true")
-    .WithEnvironment("TENANT_CONFIGS", tenantConfigs)
-    .PublishAsKubernetesJob();
-
-foreach (var tenant in tenantResources)
-{
-    // The workers run every tenant's jobs: they start once every tenant database answers its own role.
-    workers.WaitFor(tenant.Database);
-}
+workers.WithEnvironment("TENANT_CONFIGS", tenantConfigs);
+scheduler.WithEnvironment("TENANT_CONFIGS", tenantConfigs);
 
 builder.AddKubernetesPublishing();
 

@@ -119,6 +119,19 @@ internal static class TenantTopology
         }
     }
 
+    /// <summary>
+    /// In run mode, the Aspire dashboard's address as <c>DASHBOARD_URL</c>, so a job's page links its trace there.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithDashboardLinks(this IResourceBuilder<ProjectResource> web)
+    {
+        var builder = web.ApplicationBuilder;
+        if (builder.ExecutionContext.IsRunMode && builder.Configuration["ASPNETCORE_URLS"]?.Split(';', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() is { } dashboard)
+        {
+            web.WithEnvironment("DASHBOARD_URL", dashboard);
+        }
+        return web;
+    }
+
     /// <summary>The builder's literals are format-string text: braces must be doubled to stay braces.</summary>
     private static void Literal(ReferenceExpressionBuilder json, string text) =>
         json.AppendLiteral(text.Replace("{", "{{", StringComparison.Ordinal).Replace("}", "}}", StringComparison.Ordinal));

@@ -85,6 +85,22 @@ internal static partial class Tenants
         return duplicate is null ? tenants : throw new TenantsFileException($"Invalid tenant list {path}: tenant '{duplicate.Key}' appears more than once.");
     }
 
+    /// <summary>
+    /// Whether <paramref name="id"/> is still in the tenant list, read again now (operator commands refuse tenants
+    /// removed since the AppHost started). A list that no longer reads keeps the running topology's tenants.
+    /// </summary>
+    public static bool StillConfigured(IDistributedApplicationBuilder builder, string id)
+    {
+        try
+        {
+            return Load(builder).Any(t => t.Id == id);
+        }
+        catch (TenantsFileException)
+        {
+            return true;
+        }
+    }
+
     private static void Validate(Tenant tenant, string path)
     {
         if (tenant.Id is not { Length: >= 2 and <= 40 } id || !Rule().IsMatch(id))

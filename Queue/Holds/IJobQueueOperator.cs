@@ -28,6 +28,12 @@ public interface IJobQueueOperator
     Task<IReadOnlyList<TenantHold>> GetHoldsAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Puts the tenant's failed jobs on <paramref name="queues"/> back to waiting (at the front of its line), at most
+    /// <paramref name="limit"/> in all; returns how many. Attempts start again from the job's own maximum.
+    /// </summary>
+    Task<int> RetryFailedAsync(TenantId tenant, IReadOnlyCollection<string> queues, int limit = 1000, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Counts per state and the oldest waiting job for each of <paramref name="tenants"/> on each of
     /// <paramref name="queues"/>: one script call per queue (pipelined), O(1) per tenant, cheap enough to poll every few
     /// seconds for hundreds of tenants.

@@ -44,6 +44,41 @@ internal sealed class JobQueueOperator(HoldStore holds, QueueStorage storage, Ti
         return all;
     }
 
+    public async Task<int> RetryFailedAsync(TenantId tenant, IReadOnlyCollection<string> queues, int limit = 1000, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(queues);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        var slot = Slot(tenant);
+        var retried = 0;
+        foreach (var queue in queues)
+        {
+            JobNames.ValidateQueue(queue);
+            while (retried < limit && !cancellationToken.IsCancellationRequested)
+            {
+                // Each retry leaves the failed list, so the next page starts at the front again.
+                var page = await storage.PageAsync(queue, slot, JobState.Failed, 0, Math.Min(100, limit - retried));
+                if (page.Count == 0)
+                {
+                    break;
+                }
+                var moved = 0;
+                foreach (var job in page)
+                {
+                    if (await storage.AdminAsync(queue, "retry", slot, job.Id, Now()))
+                    {
+                        moved++;
+                    }
+                }
+                retried += moved;
+                if (moved == 0)
+                {
+                    break;
+                }
+            }
+        }
+        return retried;
+    }
+
     private long Now() => time.GetUtcNow().ToUnixTimeMilliseconds();
 
     private static string Slot(TenantId tenant) =>

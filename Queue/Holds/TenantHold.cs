@@ -47,4 +47,6 @@ public sealed record TenantHoldResult(bool Changed, TenantHold Hold);
 
 /// <summary>One tenant's jobs per state on one queue, for operators watching many tenants.</summary>
 /// <param name="OldestWaitingSince">When the job at the front of the tenant's line was enqueued; null when none waits.</param>
-public sealed record TenantQueueCounts(string Queue, string Tenant, JobCounts Counts, DateTimeOffset? OldestWaitingSince);
+/// <param name="CompletedTotal">Jobs of the tenant completed on this queue since its keys were created (never trimmed, unlike <see cref="JobCounts.Completed"/>).</param>
+/// <param name="FailedTotal">Jobs of the tenant failed for good on this queue, the same way.</param>
+public sealed record TenantQueueCounts(string Queue, string Tenant, JobCounts Counts, DateTimeOffset? OldestWaitingSince, long CompletedTotal = 0, long FailedTotal = 0);

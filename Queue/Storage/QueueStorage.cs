@@ -238,10 +238,10 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
         var list = new List<TenantQueueCounts>(tenants.Count);
         for (var i = 0; i < tenants.Count; i++)
         {
-            var o = i * 6;
+            var o = i * 8;
             var oldest = (long)r[o + 5];
             list.Add(new TenantQueueCounts(queue, tenants[i], new JobCounts((long)r[o], (long)r[o + 1], (long)r[o + 2], (long)r[o + 3], (long)r[o + 4]),
-                oldest < 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(oldest)));
+                oldest < 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(oldest), (long)r[o + 6], (long)r[o + 7]));
         }
         return list;
     }

@@ -1,5 +1,6 @@
--- ARGV: prefix, then tenants. Returns per tenant: waiting, active, delayed, completed, failed, and the enqueue time
--- (ms) of the older of the jobs at the front of its two lines (prioritised, plain) or -1. O(1) per tenant; reads only the named tenants' keys.
+-- ARGV: prefix, then tenants. Returns per tenant: waiting, active, delayed, completed, failed, the enqueue time
+-- (ms) of the older of the jobs at the front of its two lines (prioritised, plain) or -1, and the running totals of
+-- jobs completed and failed for good (finish.lua's stats hash). O(1) per tenant; reads only the named tenants' keys.
 local function enqueued_ms(t, id)
   if not id then return -1 end
   local d = redis.call('HGET', jkey(t, id), 'd')
@@ -31,5 +32,8 @@ for i = 2, #ARGV do
   out[#out+1] = redis.call('LLEN', tkey(t, 'completed'))
   out[#out+1] = redis.call('LLEN', tkey(t, 'failed'))
   out[#out+1] = oldest
+  local totals = redis.call('HMGET', tkey(t, 'stats'), 'c', 'f')
+  out[#out+1] = tonumber(totals[1]) or 0
+  out[#out+1] = tonumber(totals[2]) or 0
 end
 return out

@@ -27,7 +27,7 @@ for i = 8 + tokens, #ARGV, 7 do
       add(doneC, t, id)
     elseif kind == 'f' then
       fail_final(t, id, ARGV[i+5], ARGV[i+6], now)
-      doneF[t] = true
+      doneF[t] = (doneF[t] or 0) + 1
     elseif kind == 'h' then
       redis.call('HINCRBY', k, 'a', -1)
       redis.call('HSET', k, 'st', 'wait', 'lt', '')
@@ -47,10 +47,15 @@ for i = 8, 7 + tokens do
   redis.call('ZREM', LEASES, ARGV[i])
 end
 for t, ids in pairs(ended) do redis.call('SREM', tkey(t, 'active'), unpack(ids)) end
+-- Running totals per tenant (never trimmed): operators derive throughput and failure rates from their deltas.
 for t, ids in pairs(doneC) do
   redis.call('LPUSH', tkey(t, 'completed'), unpack(ids))
   trim(t, 'completed', cKeep, cAge, now)
+  redis.call('HINCRBY', tkey(t, 'stats'), 'c', #ids)
 end
-for t in pairs(doneF) do trim(t, 'failed', fKeep, fAge, now) end
+for t, n in pairs(doneF) do
+  trim(t, 'failed', fKeep, fAge, now)
+  redis.call('HINCRBY', tkey(t, 'stats'), 'f', n)
+end
 if woke then wake() end
 return res

@@ -5,8 +5,17 @@ using Web.Services;
 
 namespace Web.Pages.Admin.Queues;
 
-internal sealed class JobModel(IJobQueueAdmin admin) : PageModel
+internal sealed class JobModel(IJobQueueAdmin admin, IConfiguration configuration) : PageModel
 {
+    /// <summary>
+    /// The Aspire dashboard's page of the job's trace, when the dashboard's address is known (<c>DASHBOARD_URL</c>, which
+    /// the AppHost passes in run mode) and the job recorded a W3C traceparent (<c>00-&lt;trace id&gt;-&lt;span id&gt;-&lt;flags&gt;</c>).
+    /// </summary>
+    public string? DashboardTraceUrl =>
+        configuration["DASHBOARD_URL"] is { Length: > 0 } dashboard && Job.TraceParent?.Split('-') is [_, { Length: 32 } traceId, _, _]
+            ? $"{dashboard.TrimEnd('/')}/traces/detail/{traceId}"
+            : null;
+
     [BindProperty(SupportsGet = true)]
     public string Queue { get; set; } = "";
 
