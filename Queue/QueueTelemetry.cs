@@ -12,6 +12,9 @@ namespace Queue;
 /// </summary>
 public static class QueueTelemetry
 {
+    /// <summary>The attribute that carries the tenant on spans, log records and metric points.</summary>
+    public const string TenantAttribute = "tenant.id";
+
     public const string ActivitySourceName = "Queue";
     public const string MeterName = "Queue";
 
@@ -82,7 +85,7 @@ public static class QueueTelemetry
     internal static TagList Tags(string queue, string tenant) => new()
     {
         { "messaging.destination.name", queue },
-        { "tenant.id", TenantTag(tenant) },
+        { TenantAttribute, TenantTag(tenant) },
     };
 
     internal static string TenantTag(string slot) => slot == QueueKeys.NoTenant ? "none" : slot;
@@ -96,7 +99,7 @@ public static class QueueTelemetry
             activity.SetTag("messaging.destination.name", queue);
             activity.SetTag("messaging.operation.type", "send");
             activity.SetTag("messaging.operation.name", "enqueue");
-            activity.SetTag("tenant.id", TenantTag(tenant));
+            activity.SetTag(TenantAttribute, TenantTag(tenant));
             if (count > 1)
             {
                 activity.SetTag("messaging.batch.message_count", count);
@@ -116,10 +119,29 @@ public static class QueueTelemetry
             activity.SetTag("messaging.operation.type", "process");
             activity.SetTag("messaging.operation.name", "process");
             activity.SetTag("messaging.message.id", job.Id);
-            activity.SetTag("tenant.id", TenantTag(job.Tenant));
+            activity.SetTag(TenantAttribute, TenantTag(job.Tenant));
             activity.SetTag("job.name", job.Name);
             activity.SetTag("job.attempt", job.Attempt);
         }
         return activity;
     }
+}
+
+/// <summary>A log scope whose one attribute is <c>tenant.id</c>, so log records written inside it carry the tenant.</summary>
+internal sealed class TenantLogScope(string tenant) : IReadOnlyList<KeyValuePair<string, object?>>
+{
+    private readonly KeyValuePair<string, object?> _tenant = new(QueueTelemetry.TenantAttribute, tenant);
+
+    public KeyValuePair<string, object?> this[int index] => index == 0 ? _tenant : throw new ArgumentOutOfRangeException(nameof(index));
+
+    public int Count => 1;
+
+    public IEnumerator<KeyValuePair<string, object?>> GetEnumerator()
+    {
+        yield return _tenant;
+    }
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+    public override string ToString() => $"{QueueTelemetry.TenantAttribute}={tenant}";
 }

@@ -43,7 +43,7 @@ internal sealed class TenantLogProcessor : BaseProcessor<LogRecord>
 {
     public override void OnEnd(LogRecord data)
     {
-        if (TenantTelemetry.Current.Id is not { } tenant)
+        if (TenantTelemetry.Current.Id is not { } tenant || HasTenantScope(data))
         {
             return;
         }
@@ -61,5 +61,24 @@ internal sealed class TenantLogProcessor : BaseProcessor<LogRecord>
         }
         attributes.Add(new(TenantTelemetry.AttributeName, tenant.Value));
         data.Attributes = attributes;
+    }
+
+    /// <summary>The queue engine's job scope already carries <c>tenant.id</c>; a second copy would only repeat it.</summary>
+    private static bool HasTenantScope(LogRecord data)
+    {
+        var search = new ScopeSearch();
+        data.ForEachScope(static (scope, state) =>
+        {
+            foreach (var item in scope)
+            {
+                state.Found |= item.Key == TenantTelemetry.AttributeName;
+            }
+        }, search);
+        return search.Found;
+    }
+
+    private sealed class ScopeSearch
+    {
+        public bool Found { get; set; }
     }
 }

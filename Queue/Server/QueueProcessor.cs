@@ -419,6 +419,9 @@ internal sealed class QueueProcessor : IDisposable
     private async Task<FinishEntry?> ExecuteAsync(RunningJob run)
     {
         var job = run.Job;
+        // Every log line about this job carries its tenant (the claimed one until the signature is checked), including
+        // the engine's own lifecycle lines written outside the job's tenant scope: processing, retrying, failed, rejected.
+        using var logScope = job.Tenant is { } claimed ? _logger.BeginScope(new TenantLogScope(claimed)) : null;
         using var activity = QueueTelemetry.StartProcess(job);
         var tags = QueueTelemetry.Tags(job.Queue, job.Tenant);
         QueueTelemetry.WaitTime.Record(Math.Max(0, Now() - job.EnqueuedMs) / 1000.0, tags);

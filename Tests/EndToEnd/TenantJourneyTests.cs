@@ -9,6 +9,7 @@ using MimeKit;
 using Npgsql;
 using Tests.AppHost;
 using Tests.Otlp;
+using static Tests.EndToEnd.TopologyClient;
 using OtlpSpanKind = OpenTelemetry.Proto.Trace.V1.Span.Types.SpanKind;
 
 namespace Tests.EndToEnd;
@@ -24,8 +25,6 @@ public sealed class TenantJourneyTests
     private const string TenantB = "tenant-b";
 
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(5);
-    private static readonly TimeSpan EffectTimeout = TimeSpan.FromMinutes(2);
-    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
 
     [Fact]
     public async Task A_failed_result_in_tenant_a_notifies_mails_and_traces_within_tenant_a_and_is_invisible_to_tenant_b()
@@ -72,6 +71,7 @@ public sealed class TenantJourneyTests
             await The_mail_to_the_colleague_links_to_tenant_a_only(app, scope, runId, colleague);
             var createNotification = await A_job_id_from_tenant_a_admin(webA);
             await The_trace_of_the_request_reaches_the_worker_database_call_all_in_tenant_a(otlp, runId, createNotification);
+            await The_workers_log_lines_of_tenant_a_jobs_carry_tenant_a(otlp);
             await Tenant_b_sees_none_of_tenant_a_jobs(app, adminEmail, await ParameterAsync($"admin-password-{TenantB}"), createNotification);
         }
 
@@ -150,6 +150,28 @@ public sealed class TenantJourneyTests
         Assert.All(trace, span => Assert.True(span.Attribute("tenant.id") == TenantA, $"without tenant.id = {TenantA}: {span.Describe()}"));
     }
 
+    /// <summary>
+    /// The engine's own lifecycle lines (written outside the job's tenant scope) and the handlers' lines both carry
+    /// <c>tenant.id</c>, so the dashboard's structured logs filtered by tenant show the worker's Processing lines.
+    /// </summary>
+    private static async Task The_workers_log_lines_of_tenant_a_jobs_carry_tenant_a(OtlpReceiver otlp)
+    {
+        var processing = await EventuallyAsync(() => Task.FromResult(
+                otlp.Logs.Where(l => l.Service == "workers" && l.Message.StartsWith("Processing ", StringComparison.Ordinal) && l.Message.EndsWith($"for tenant {TenantA}", StringComparison.Ordinal)).ToList()
+                    is { Count: > 0 } lines ? lines : null),
+            "the workers' Processing lines for tenant A");
+
+        Assert.All(processing, line => Assert.Equal(TenantA, line.Attributes.GetValueOrDefault("tenant.id")));
+        foreach (var line in otlp.Logs.Where(l => l.Service == "workers"))
+        {
+            var named = System.Text.RegularExpressions.Regex.Match(line.Message, @"for tenant ([a-z0-9-]+)$");
+            if (named.Success)
+            {
+                Assert.True(line.Attributes.GetValueOrDefault("tenant.id") == named.Groups[1].Value, $"without tenant.id = {named.Groups[1].Value}: {line.Message}");
+            }
+        }
+    }
+
     private static async Task Tenant_b_sees_none_of_tenant_a_jobs(DistributedApplication app, string adminEmail, string adminPassword, string jobOfA)
     {
         using var webB = app.CreateHttpClient($"web-{TenantB}");
@@ -196,45 +218,5 @@ public sealed class TenantJourneyTests
         command.Parameters.AddWithValue("link", $"/runs/{runId}");
         command.Parameters.AddWithValue("email", email);
         return (long)(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
-    }
-
-    private static async Task SignInAsync(HttpClient web, string email, string password)
-    {
-        using var response = await web.PostAsJsonAsync("/api/account/signin", new { email, password }, TestContext.Current.CancellationToken);
-        Assert.True(response.StatusCode == HttpStatusCode.NoContent, $"sign-in as {email} at {web.BaseAddress}: {response.StatusCode}");
-    }
-
-    private static async Task<JsonNode> PostAsync(HttpClient web, string path, object body)
-    {
-        using var response = await web.PostAsJsonAsync(path, body, TestContext.Current.CancellationToken);
-        var text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
-        Assert.True(response.IsSuccessStatusCode, $"POST {path}: {(int)response.StatusCode} {text}");
-        return string.IsNullOrEmpty(text) ? new JsonObject() : JsonNode.Parse(text)!;
-    }
-
-    private static async Task<JsonNode> GetJsonAsync(HttpClient web, string path)
-    {
-        using var response = await web.GetAsync(new Uri(path, UriKind.Relative), TestContext.Current.CancellationToken);
-        var text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
-        Assert.True(response.IsSuccessStatusCode, $"GET {path}: {(int)response.StatusCode} {text}");
-        return JsonNode.Parse(text)!;
-    }
-
-    /// <summary>Polls <paramref name="probe"/> until it returns a value, or fails naming <paramref name="what"/> after <see cref="EffectTimeout"/>.</summary>
-    private static async Task<T> EventuallyAsync<T>(Func<Task<T?>> probe, string what) where T : class
-    {
-        var deadline = DateTime.UtcNow + EffectTimeout;
-        while (true)
-        {
-            if (await probe() is { } value)
-            {
-                return value;
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"Timed out after {EffectTimeout} waiting for {what}.");
-            }
-            await Task.Delay(PollInterval, TestContext.Current.CancellationToken);
-        }
     }
 }

@@ -1,0 +1,92 @@
+using System.Text.Json.Nodes;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using Hosting.Tenants;
+using Microsoft.Extensions.DependencyInjection;
+using Tests.AppHost;
+using static Tests.EndToEnd.TopologyClient;
+
+namespace Tests.EndToEnd;
+
+/// <summary>
+/// The tenant rows of the real AppHost: one per tenant with live state, and the operator commands the dashboard and
+/// <c>aspire resource</c> run. Pausing tenant B holds its next forecast job while tenant A's runs; resuming lets it run.
+/// </summary>
+public sealed class TenantRowsTests
+{
+    private const string TenantA = "tenant-a";
+    private const string TenantB = "tenant-b";
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(5);
+
+    [Fact]
+    public async Task Pausing_a_tenant_holds_its_jobs_while_the_other_tenant_runs_and_resuming_lets_them_run()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        using var scope = AppHostScope.Create();
+        var builder = await scope.BuilderAsync([TenantA, TenantB]);
+        Assert.Equal(
+            [TenantA, TenantB],
+            builder.Resources.OfType<TenantResource>().Select(t => t.Name).Order());
+
+        await using var app = await builder.BuildAsync(cancellationToken);
+        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            timeout.CancelAfter(StartTimeout);
+            await app.StartAsync(timeout.Token);
+            foreach (var resource in new[] { $"web-{TenantA}", $"web-{TenantB}", "workers" })
+            {
+                await app.ResourceNotifications.WaitForResourceHealthyAsync(resource, timeout.Token);
+            }
+            await app.ResourceNotifications.WaitForResourceAsync(TenantA, TenantStates.Healthy, timeout.Token);
+            await app.ResourceNotifications.WaitForResourceAsync(TenantB, TenantStates.Healthy, timeout.Token);
+        }
+        var commands = app.Services.GetRequiredService<ResourceCommandService>();
+        var parameters = app.Services.GetRequiredService<DistributedApplicationModel>().Resources.OfType<ParameterResource>().ToList();
+        async Task<string> ParameterAsync(string name) => (await parameters.Single(p => p.Name == name).GetValueAsync(cancellationToken))!;
+
+        var paused = await commands.ExecuteCommandAsync(TenantB, TenantBuilderExtensions.PauseCommand, cancellationToken);
+        Assert.True(paused.Success, paused.Message);
+        await app.ResourceNotifications.WaitForResourceAsync(TenantB, TenantStates.Paused, cancellationToken);
+        var again = await commands.ExecuteCommandAsync(TenantB, TenantBuilderExtensions.PauseCommand, cancellationToken);
+        Assert.True(again.Success, again.Message);
+        Assert.Contains("already paused", again.Message, StringComparison.Ordinal);
+
+        // The same action in both tenants: a result recorded, whose forecast job each tenant's worker share runs.
+        using var webA = app.CreateHttpClient($"web-{TenantA}");
+        using var webB = app.CreateHttpClient($"web-{TenantB}");
+        var email = await ParameterAsync("admin-email");
+        await SignInAsync(webA, email, await ParameterAsync($"admin-password-{TenantA}"));
+        await SignInAsync(webB, email, await ParameterAsync($"admin-password-{TenantB}"));
+        await RecordAResultAsync(webB);
+        await RecordAResultAsync(webA);
+
+        await EventuallyAsync(async () => await ForecastCountsAsync(webA) is { } a && (long)a["completed"]! >= 1 ? a : null, "tenant A's forecast job to complete");
+        var held = await EventuallyAsync(async () => await ForecastCountsAsync(webB) is { } b && (long)b["waiting"]! >= 1 ? b : null, "tenant B's forecast job to wait");
+        Assert.Equal(0, (long)held["completed"]!);
+        Assert.Equal(0, (long)held["failed"]!);
+        var hold = await GetJsonAsync(webB, "/api/admin/queues");
+        Assert.NotNull(hold["hold"]);
+
+        var resumed = await commands.ExecuteCommandAsync(TenantB, TenantBuilderExtensions.ResumeCommand, cancellationToken);
+        Assert.True(resumed.Success, resumed.Message);
+        await EventuallyAsync(async () => await ForecastCountsAsync(webB) is { } b && (long)b["completed"]! >= 1 ? b : null, "tenant B's forecast job to complete after the resume");
+        await app.ResourceNotifications.WaitForResourceAsync(TenantB, TenantStates.Healthy, cancellationToken);
+
+        var retried = await commands.ExecuteCommandAsync(TenantA, TenantBuilderExtensions.RetryCommand, cancellationToken);
+        Assert.True(retried.Success, retried.Message);
+        Assert.Contains("Put 0 failed job(s)", retried.Message, StringComparison.Ordinal);
+    }
+
+    private static async Task RecordAResultAsync(HttpClient web)
+    {
+        var projectId = (long)(await PostAsync(web, "/api/projects", new { name = "Checkout" }))["id"]!;
+        var caseId = (long)(await PostAsync(web, $"/api/projects/{projectId}/cases", new { title = "Pay by card" }))["id"]!;
+        var runId = (long)(await PostAsync(web, $"/api/projects/{projectId}/runs", new { name = "Nightly" }))["id"]!;
+        await PostAsync(web, $"/api/runs/{runId}/results", new { results = new[] { new { caseId, status = "Passed", elapsedMs = 800 } } });
+    }
+
+    private static async Task<JsonNode?> ForecastCountsAsync(HttpClient web) =>
+        (await GetJsonAsync(web, "/api/admin/queues"))["queues"]!.AsArray()
+            .Single(q => (string?)q!["queue"] == "forecast-updates")!["counts"];
+}
