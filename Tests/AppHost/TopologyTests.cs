@@ -1,3 +1,5 @@
+extern alias AppHostProject;
+
 using System.Text.Json.Nodes;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
@@ -20,7 +22,7 @@ public sealed class TopologyTests
             builder.Resources.Select(r => r.Name).Where(n => !n.EndsWith("-rebuilder", StringComparison.Ordinal));
         var added = Names(three).Except(Names(two)).Order();
 
-        Assert.Equal(["admin-password-tenant-c", "db-password-tenant-c", "db-tenant-c", "signing-key-tenant-c", "web-tenant-c"], added);
+        Assert.Equal(["admin-password-tenant-c", "db-password-tenant-c", "db-tenant-c", "signing-key-tenant-c", "tenant-c", "web-tenant-c"], added);
         Assert.Empty(Names(two).Except(Names(three)));
         Assert.Contains(three.Resources, r => r is { Name: "valkey" } and IResourceWithConnectionString);
         Assert.IsType<TenantDatabaseResource>(three.Resources.Single(r => r.Name == "db-tenant-c"));
@@ -89,6 +91,24 @@ public sealed class TopologyTests
         Assert.Equal("b-cases", (string?)configs["tenant-b"]!["elasticsearchIndex"]);
         Assert.Equal("german", (string?)configs["tenant-b"]!["searchLanguage"]);
         Assert.Null(configs["tenant-a"]!["searchLanguage"]);
+    }
+
+    [Fact]
+    public async Task Each_tenant_has_a_tenant_row_with_its_web_app_under_it_and_the_rows_show_every_queue()
+    {
+        using var scope = AppHostScope.Create();
+        var builder = await scope.BuilderAsync(["tenant-a", "tenant-b"]);
+
+        var rows = builder.Resources.OfType<Hosting.Tenants.TenantResource>().ToList();
+
+        Assert.Equal(["tenant-a", "tenant-b"], rows.Select(r => r.Name));
+        foreach (var row in rows)
+        {
+            var web = builder.Resources.Single(r => r.Name == $"web-{row.Name}");
+            Assert.Contains(web.Annotations.OfType<ResourceRelationshipAnnotation>(), a => a.Type == "Parent" && a.Resource == row);
+            Assert.Equal(web, row.WebEndpoint?.Resource);
+        }
+        Assert.Equal(global::Domain.Jobs.QueueNames.All, AppHostProject::AppHost.JobQueues.All);
     }
 
     /// <summary>The resource's environment as the manifest writes it (expressions, not resolved values).</summary>

@@ -21,12 +21,16 @@ end
 local out = {}
 for i = 2, #ARGV do
   local t = ARGV[i]
-  -- The fronts of both lines: the next prioritised job and the next plain one; the older counts.
-  local a = enqueued_ms(t, redis.call('ZRANGE', tkey(t, 'prio'), 0, 0)[1])
-  local b = enqueued_ms(t, redis.call('LINDEX', tkey(t, 'wait'), 0))
-  local oldest = a
-  if oldest < 0 or (b >= 0 and b < oldest) then oldest = b end
-  out[#out+1] = waiting(t)
+  local w = waiting(t)
+  local oldest = -1
+  if w > 0 then
+    -- The fronts of both lines: the next prioritised job and the next plain one; the older counts.
+    local a = enqueued_ms(t, redis.call('ZRANGE', tkey(t, 'prio'), 0, 0)[1])
+    local b = enqueued_ms(t, redis.call('LINDEX', tkey(t, 'wait'), 0))
+    oldest = a
+    if oldest < 0 or (b >= 0 and b < oldest) then oldest = b end
+  end
+  out[#out+1] = w
   out[#out+1] = redis.call('SCARD', tkey(t, 'active'))
   out[#out+1] = redis.call('ZCARD', tkey(t, 'delayed'))
   out[#out+1] = redis.call('LLEN', tkey(t, 'completed'))
