@@ -25,6 +25,7 @@ var smtp = builder.AddDevelopmentSmtp("smtp");
 var adminEmail = builder.AddParameter("admin-email", "admin@example.test");
 
 var workers = builder.AddProject<Projects.Workers>("workers")
+    .WithRunModeEnvironment()
     .WithHttpEndpoint(port: Ports.Workers(builder))
     .WithHttpHealthCheck("/health")
     .WithReference(valkey).WaitFor(valkey)
@@ -34,6 +35,7 @@ var workers = builder.AddProject<Projects.Workers>("workers")
     .WithEnvironment("SMTP_PORT", smtp.GetEndpoint(SmtpBuilderExtensions.EndpointName).Property(EndpointProperty.Port));
 
 var scheduler = builder.AddProject<Projects.Scheduler>("scheduler")
+    .WithRunModeEnvironment()
     .WithHttpEndpoint(port: Ports.Scheduler(builder))
     .WithReference(valkey).WaitFor(valkey)
     .WithEnvironment("MULTI_TENANT_MODE", "true")
@@ -57,6 +59,7 @@ foreach (var (tenant, index) in tenants.Select((t, i) => (t, i)))
     var searchNode = search?.GetEndpoint(ElasticsearchBuilderExtensions.EndpointName);
 
     var web = builder.AddProject<Projects.Web>($"web-{tenant.Id}")
+        .WithRunModeEnvironment()
         .WithHttpEndpoint(port: Ports.Web(builder, index))
         .WithExternalHttpEndpoints()
         .WithHttpHealthCheck("/health")

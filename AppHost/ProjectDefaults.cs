@@ -1,0 +1,21 @@
+namespace AppHost;
+
+/// <summary>AppHost-only settings every project of the topology gets.</summary>
+internal static class ProjectDefaults
+{
+    /// <summary>
+    /// In run mode the projects run in the AppHost's environment (Development under <c>dotnet run</c>), as launch
+    /// profiles would set it: the web app then serves its static files from the build output. Published, they keep
+    /// their image's default (Production).
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithRunModeEnvironment(this IResourceBuilder<ProjectResource> project)
+    {
+        var builder = project.ApplicationBuilder;
+        if (builder.ExecutionContext.IsRunMode)
+        {
+            project.WithEnvironment("ASPNETCORE_ENVIRONMENT", builder.Environment.EnvironmentName)
+                .WithEnvironment("DOTNET_ENVIRONMENT", builder.Environment.EnvironmentName);
+        }
+        return project;
+    }
+}
