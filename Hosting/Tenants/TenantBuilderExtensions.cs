@@ -85,8 +85,10 @@ public static class TenantBuilderExtensions
 }
 
 /// <summary>Keeps the tenant rows current and carries out their commands. One per AppHost.</summary>
-internal sealed partial class TenantMonitor(IResourceWithConnectionString valkey, TenantRowOptions options, string? dashboardUrl) : IDisposable
+internal sealed partial class TenantMonitor(IResourceWithConnectionString valkey, TenantRowOptions options, string? configuredDashboardUrl) : IDisposable
 {
+    private const string DashboardResourceName = "aspire-dashboard";
+
     private readonly SemaphoreSlim _refresh = new(1, 1);
     private IJobQueueOperator? _queue;
     private TenantBoard? _board;
@@ -157,7 +159,7 @@ internal sealed partial class TenantMonitor(IResourceWithConnectionString valkey
                     State = configured ? new ResourceStateSnapshot(row.State, row.Style) : new ResourceStateSnapshot(TenantStates.NotConfigured, KnownResourceStateStyles.Warn),
                     StartTimeStamp = s.StartTimeStamp ?? DateTime.UtcNow,
                     Properties = [new("Summary", row.Summary), .. row.Properties.Select(p => new ResourcePropertySnapshot(p.Name, p.Value))],
-                    Urls = Links(tenant),
+                    Urls = Links(tenant, notifications),
                 });
             }
         }
@@ -171,8 +173,14 @@ internal sealed partial class TenantMonitor(IResourceWithConnectionString valkey
         }
     }
 
-    private System.Collections.Immutable.ImmutableArray<UrlSnapshot> Links(TenantResource tenant)
+    private System.Collections.Immutable.ImmutableArray<UrlSnapshot> Links(TenantResource tenant, ResourceNotificationService notifications)
     {
+        // The dashboard's own resource knows where it really listens (DCP may have chosen the port); configuration is the fallback.
+        var dashboardUrl = notifications.TryGetCurrentState(DashboardResourceName, out var dashboard)
+            && dashboard.Snapshot.Urls.FirstOrDefault(u => u.Name is "https" or "http") is { } url
+            && Uri.TryCreate(url.Url, UriKind.Absolute, out var address)
+                ? address.GetLeftPart(UriPartial.Authority)
+                : configuredDashboardUrl;
         var links = new List<UrlSnapshot>();
         if (tenant.WebEndpoint is { IsAllocated: true } web)
         {

@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.Testing;
+using Tests.Infrastructure;
 
 namespace Tests.AppHost;
 
@@ -47,6 +48,30 @@ internal sealed class AppHostScope : IDisposable
             ["--AppHost:Tenants", tenantsFile, "--APPHOST_STATE_DIR", StateDirectory, "--DcpPublisher:RandomizePorts", "true", .. args],
             (options, _) => options.DisableDashboard = true,
             TestContext.Current.CancellationToken);
+
+    /// <summary>
+    /// The same with the real Aspire dashboard, on free ports of the test's (never the developer's 15170): returns the
+    /// builder and the dashboard's base address.
+    /// </summary>
+    public async Task<(IDistributedApplicationTestingBuilder Builder, Uri Dashboard)> BuilderWithDashboardAsync(string[] tenants)
+    {
+        var dashboard = new Uri($"http://localhost:{FreePort.Next()}");
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<AppHostProject::Program>(
+            [
+                "--AppHost:Tenants", WriteTenants(tenants), "--APPHOST_STATE_DIR", StateDirectory, "--DcpPublisher:RandomizePorts", "true",
+                "--ASPNETCORE_URLS", dashboard.ToString().TrimEnd('/'),
+                "--ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL", $"http://localhost:{FreePort.Next()}",
+                "--ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL", $"http://localhost:{FreePort.Next()}",
+                "--ASPIRE_ALLOW_UNSECURED_TRANSPORT", "true",
+            ],
+            (options, _) =>
+            {
+                options.DisableDashboard = false;
+                options.AllowUnsecuredTransport = true;
+            },
+            TestContext.Current.CancellationToken);
+        return (builder, dashboard);
+    }
 
     /// <summary>The processes whose command line mentions this scope's directory (the local servers it started).</summary>
     public IReadOnlyList<int> ProcessesMentioningRoot() =>
