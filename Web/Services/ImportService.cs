@@ -8,10 +8,11 @@ namespace Web.Services;
 
 /// <summary>
 /// Testmo uploads: streamed straight into a large object of the tenant database (never whole in memory) in the
-/// same transaction as the import's row, so an aborted or oversized upload leaves nothing behind; then the
-/// <c>import</c> job is enqueued for the worker, which streams the file back out.
+/// same transaction as the import's row and its <c>import</c> job (in the outbox), so an aborted or oversized upload
+/// leaves nothing behind and an accepted one always gets its job; the relay queues it for the worker, which streams
+/// the file back out.
 /// </summary>
-internal sealed class ImportService(TenantDbContext db, JobPublisher jobs, TimeProvider time)
+internal sealed class ImportService(TenantDbContext db, JobOutbox outbox, TimeProvider time)
 {
     public async Task<Import> UploadAsync(Stream content, string fileName, long? projectId, long userId, long maxBytes, CancellationToken cancellationToken)
     {
@@ -55,25 +56,13 @@ internal sealed class ImportService(TenantDbContext db, JobPublisher jobs, TimeP
             };
             db.Imports.Add(import);
             await db.SaveChangesAsync(cancellationToken);
+            // The job goes into the outbox in this same transaction (rule 8): the upload is accepted while Valkey is
+            // down, and its import job reaches the queue once Valkey answers, never without its row and file.
+            outbox.Add(Jobs.Import, new ImportPayload(import.Id));
+            await db.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             await db.Database.UseTransactionAsync(null, cancellationToken);
-
-            try
-            {
-                await jobs.EnqueueAsync(Jobs.Import, new ImportPayload(import.Id), cancellationToken);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                // The upload is safe in the database but no worker will pick it up: say so on the import instead of
-                // leaving it Pending forever, and drop the stored file so nothing is kept that nobody will import.
-                import.Status = ImportStatus.Failed;
-                import.Error = $"The import could not be queued ({e.GetType().Name}: {e.Message}); upload the file again.";
-                import.FinishedAt = time.GetUtcNow();
-                import.UploadOid = null;
-                await LargeObjects.DeleteAsync(connection, upload.Oid, CancellationToken.None);
-                await db.SaveChangesAsync(CancellationToken.None);
-                throw;
-            }
+            await outbox.CommittedAsync();
             return import;
         }
         finally

@@ -62,9 +62,9 @@ internal sealed class OutboxSignal
 
 /// <summary>
 /// Relays the tenant's outbox to the queue: oldest rows first, in batches, each job with the id fixed at write time,
-/// then deletes what was enqueued. At least once: a crash between enqueue and delete relays the batch again, which the
+/// then deletes exactly the rows it enqueued. At least once: a crash between enqueue and delete relays the batch again, which the
 /// queue's per-tenant id deduplication turns into no-ops. One replica relays at a time (a transaction-scoped advisory
-/// lock), so jobs reach the queue in the order they were written. While Valkey is down it waits and tries again.
+/// lock), so jobs reach the queue in the order of their ids among the rows committed (a row that commits late goes in the next batch). While Valkey is down it waits and tries again.
 /// </summary>
 internal sealed partial class OutboxRelay(IServiceScopeFactory scopes, OutboxSignal signal, ITenantSettingsStore tenants, ILogger<OutboxRelay> logger) : BackgroundService
 {
@@ -169,8 +169,10 @@ internal sealed partial class OutboxRelay(IServiceScopeFactory scopes, OutboxSig
                 cancellationToken);
             start = end;
         }
-        var last = rows[^1].Id;
-        await db.OutboxJobs.Where(j => j.Id <= last).ExecuteDeleteAsync(cancellationToken);
+        // Exactly the rows relayed, never a range: ids are drawn at insert and committed in any order, so a row
+        // with a lower id can commit while this batch is being enqueued; "id <= last" would delete it unrelayed.
+        var relayed = rows.Select(r => r.Id).ToList();
+        await db.OutboxJobs.Where(j => relayed.Contains(j.Id)).ExecuteDeleteAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return rows.Count;
     }

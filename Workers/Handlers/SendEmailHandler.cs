@@ -37,13 +37,25 @@ public sealed class SmtpOptions
 /// <summary>
 /// <c>send-email</c> over SMTP with MailKit. Links are made absolute with the tenant's base URL. A transient failure
 /// (connection trouble, a 4xx reply) fails the attempt so the queue retries it with backoff; a permanent rejection
-/// (5xx) fails the job at once with the server's reply. Sent notifications are marked emailed.
+/// (5xx) fails the job at once with the server's reply. Sent notifications are marked emailed; a job whose notifications
+/// are all marked already (an earlier attempt sent it, its completion was lost) completes without mailing again.
 /// </summary>
 public sealed class SendEmailHandler(IOptions<SmtpOptions> options, TenantLinks links, JobDatabase database, TimeProvider time) : IJobHandler
 {
     public async Task HandleAsync(JobContext context, CancellationToken cancellationToken)
     {
         var payload = context.GetPayload<SendEmailPayload>();
+        if (payload.NotificationIds is { Count: > 0 } notified)
+        {
+            // An earlier attempt sent this and marked its notifications, but its outcome never reached the queue (the
+            // worker died or Valkey went away before the job completed): the job runs again, the mail must not.
+            var distinct = notified.Distinct().ToList();
+            var earlier = await database.ContextAsync(cancellationToken);
+            if (await earlier.Notifications.CountAsync(n => distinct.Contains(n.Id) && n.EmailedAt != null, cancellationToken) == distinct.Count)
+            {
+                return;
+            }
+        }
         var smtp = options.Value;
         var host = smtp.Host ?? throw new PermanentJobFailureException("SMTP_HOST is not set: the emails worker has no SMTP server to send through.");
         var message = new MimeMessage();
