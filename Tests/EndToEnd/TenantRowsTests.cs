@@ -5,6 +5,7 @@ using Aspire.Hosting.Testing;
 using Hosting.Tenants;
 using Microsoft.Extensions.DependencyInjection;
 using Tests.AppHost;
+using Tests.Otlp;
 using static Tests.EndToEnd.TopologyClient;
 
 namespace Tests.EndToEnd;
@@ -24,7 +25,16 @@ public sealed class TenantRowsTests
     {
         var cancellationToken = TestContext.Current.CancellationToken;
         using var scope = AppHostScope.Create();
+        await using var otlp = await OtlpReceiver.StartAsync(cancellationToken);
         var builder = await scope.BuilderAsync([TenantA, TenantB]);
+        foreach (var project in builder.Resources.OfType<ProjectResource>().ToList())
+        {
+            builder.CreateResourceBuilder(project)
+                .WithEnvironment("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.Endpoint.ToString().TrimEnd('/'))
+                .WithEnvironment("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+                .WithEnvironment("OTEL_BSP_SCHEDULE_DELAY", "500")
+                .WithEnvironment("OTEL_BLRP_SCHEDULE_DELAY", "500");
+        }
         Assert.Equal(
             [TenantA, TenantB],
             builder.Resources.OfType<TenantResource>().Select(t => t.Name).Order());
@@ -76,6 +86,30 @@ public sealed class TenantRowsTests
         var retried = await commands.ExecuteCommandAsync(TenantA, TenantBuilderExtensions.RetryCommand, cancellationToken);
         Assert.True(retried.Success, retried.Message);
         Assert.Contains("Put 0 failed job(s)", retried.Message, StringComparison.Ordinal);
+
+        await Every_span_and_log_record_of_a_job_carries_the_jobs_tenant(otlp);
+    }
+
+    /// <summary>
+    /// The worker ran jobs of both tenants: every span and every log record of the workers in a job's trace (the
+    /// consumer span and everything under it: database calls, the handler's and the engine's lines) carries the
+    /// tenant of that job.
+    /// </summary>
+    private static async Task Every_span_and_log_record_of_a_job_carries_the_jobs_tenant(OtlpReceiver otlp)
+    {
+        var consumers = await EventuallyAsync(() => Task.FromResult(
+                otlp.Spans.Where(s => s.Service == "workers" && s.Kind == "Consumer").ToList() is { } spans
+                && spans.Select(s => s.Attribute("tenant.id")).Distinct().Count() >= 2 ? spans : null),
+            "consumer spans of both tenants' jobs");
+        var tenantOfTrace = consumers.GroupBy(c => c.TraceId).ToDictionary(g => g.Key, g => g.Select(c => c.Attribute("tenant.id")).Distinct().Single());
+        Assert.Contains(TenantA, tenantOfTrace.Values);
+        Assert.Contains(TenantB, tenantOfTrace.Values);
+
+        var jobSpans = otlp.Spans.Where(s => s.Service == "workers" && tenantOfTrace.ContainsKey(s.TraceId)).ToList();
+        Assert.All(jobSpans, span => Assert.True(span.Attribute("tenant.id") == tenantOfTrace[span.TraceId], $"without tenant.id = {tenantOfTrace[span.TraceId]}: {span.Describe()}"));
+        var jobLogs = otlp.Logs.Where(l => l.Service == "workers" && l.TraceId is { } trace && tenantOfTrace.ContainsKey(trace)).ToList();
+        Assert.Contains(jobLogs, l => l.Message.StartsWith("Processing ", StringComparison.Ordinal));
+        Assert.All(jobLogs, log => Assert.True(log.Attributes.GetValueOrDefault("tenant.id") == tenantOfTrace[log.TraceId!], $"without tenant.id = {tenantOfTrace[log.TraceId!]}: {log.Message}"));
     }
 
     private static async Task RecordAResultAsync(HttpClient web)
