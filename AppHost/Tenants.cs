@@ -91,15 +91,28 @@ internal static partial class Tenants
     /// </summary>
     public static bool StillConfigured(IDistributedApplicationBuilder builder, string id)
     {
-        try
+        var path = Path.GetFullPath(builder.Configuration["AppHost:Tenants"] ?? "tenants.json", builder.AppHostDirectory);
+        var written = File.Exists(path) ? File.GetLastWriteTimeUtc(path) : DateTime.MinValue;
+        // The rows ask every few seconds for every tenant: read the file again only when it changed.
+        var known = _configured;
+        if (known is null || known.Written != written)
         {
-            return Load(builder).Any(t => t.Id == id);
+            try
+            {
+                known = new(written, Load(builder).Select(t => t.Id).ToHashSet(StringComparer.Ordinal));
+            }
+            catch (TenantsFileException)
+            {
+                return true;
+            }
+            _configured = known;
         }
-        catch (TenantsFileException)
-        {
-            return true;
-        }
+        return known.Ids.Contains(id);
     }
+
+    private sealed record ConfiguredIds(DateTime Written, HashSet<string> Ids);
+
+    private static ConfiguredIds? _configured;
 
     private static void Validate(Tenant tenant, string path)
     {

@@ -163,8 +163,9 @@ internal sealed partial class TenantMonitor(IResourceWithConnectionString valkey
                 });
             }
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
+            // The rows keep their last state and the loop goes on: Valkey coming back is the next refresh's business.
             Log.RefreshFailed(logger, ex.Message);
         }
         finally

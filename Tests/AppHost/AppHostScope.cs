@@ -50,16 +50,14 @@ internal sealed class AppHostScope : IDisposable
             TestContext.Current.CancellationToken);
 
     /// <summary>
-    /// The same with the real Aspire dashboard, on free ports of the test's (never the developer's 15170): returns the
-    /// builder and the dashboard's base address.
+    /// The same with the real Aspire dashboard, on ports of the test's (never the developer's 15170); its address and
+    /// login token come from <c>GetDashboardUrlAsync</c> once the application runs.
     /// </summary>
-    public async Task<(IDistributedApplicationTestingBuilder Builder, Uri Dashboard)> BuilderWithDashboardAsync(string[] tenants)
-    {
-        var dashboard = new Uri($"http://localhost:{FreePort.Next()}");
-        var builder = await DistributedApplicationTestingBuilder.CreateAsync<AppHostProject::Program>(
+    public Task<IDistributedApplicationTestingBuilder> BuilderWithDashboardAsync(string[] tenants) =>
+        DistributedApplicationTestingBuilder.CreateAsync<AppHostProject::Program>(
             [
                 "--AppHost:Tenants", WriteTenants(tenants), "--APPHOST_STATE_DIR", StateDirectory, "--DcpPublisher:RandomizePorts", "true",
-                "--ASPNETCORE_URLS", dashboard.ToString().TrimEnd('/'),
+                "--ASPNETCORE_URLS", $"http://localhost:{FreePort.Next()}",
                 "--ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL", $"http://localhost:{FreePort.Next()}",
                 "--ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL", $"http://localhost:{FreePort.Next()}",
                 "--ASPIRE_ALLOW_UNSECURED_TRANSPORT", "true",
@@ -70,8 +68,6 @@ internal sealed class AppHostScope : IDisposable
                 options.AllowUnsecuredTransport = true;
             },
             TestContext.Current.CancellationToken);
-        return (builder, dashboard);
-    }
 
     /// <summary>The processes whose command line mentions this scope's directory (the local servers it started).</summary>
     public IReadOnlyList<int> ProcessesMentioningRoot() =>

@@ -23,13 +23,14 @@ public sealed class DashboardBrowserTests
     private const string TenantB = "tenant-b";
     private const float UiTimeoutMs = 60_000;
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan PauseReachesEveryWorker = TimeSpan.FromSeconds(6);
 
     [Fact]
     public async Task An_operator_pauses_and_resumes_a_tenant_from_its_row_and_follows_a_tenants_traces()
     {
         var cancellationToken = TestContext.Current.CancellationToken;
         using var scope = AppHostScope.Create();
-        var (builder, _) = await scope.BuilderWithDashboardAsync([TenantA, TenantB]);
+        var builder = await scope.BuilderWithDashboardAsync([TenantA, TenantB]);
         await using var app = await builder.BuildAsync(cancellationToken);
         using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
@@ -67,6 +68,9 @@ public sealed class DashboardBrowserTests
         // Pause tenant-b from its row.
         await Row(TenantB).GetByTitle("Stop every worker from taking this tenant's jobs; they wait, nothing fails.").ClickAsync();
         await Assertions.Expect(Row(TenantB)).ToContainTextAsync(TenantStates.Paused);
+        // A pause reaches every worker within seconds: at once over pub/sub, at the latest at its next safety poll of
+        // the holds (5 s). Wait that bound out, so the job below is enqueued after every worker knows.
+        await Task.Delay(PauseReachesEveryWorker, cancellationToken);
 
         using var webA = app.CreateHttpClient($"web-{TenantA}");
         using var webB = app.CreateHttpClient($"web-{TenantB}");

@@ -19,6 +19,7 @@ public sealed class TenantRowsTests
     private const string TenantA = "tenant-a";
     private const string TenantB = "tenant-b";
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan PauseReachesEveryWorker = TimeSpan.FromSeconds(6);
 
     [Fact]
     public async Task Pausing_a_tenant_holds_its_jobs_while_the_other_tenant_runs_and_resuming_lets_them_run()
@@ -61,6 +62,9 @@ public sealed class TenantRowsTests
         var again = await commands.ExecuteCommandAsync(TenantB, TenantBuilderExtensions.PauseCommand, cancellationToken);
         Assert.True(again.Success, again.Message);
         Assert.Contains("already paused", again.Message, StringComparison.Ordinal);
+        // A pause reaches every worker within seconds: at once over pub/sub, at the latest at its next safety poll of
+        // the holds (5 s). Wait that bound out, so the job below is enqueued after every worker knows.
+        await Task.Delay(PauseReachesEveryWorker, cancellationToken);
 
         // The same action in both tenants: a result recorded, whose forecast job each tenant's worker share runs.
         using var webA = app.CreateHttpClient($"web-{TenantA}");
