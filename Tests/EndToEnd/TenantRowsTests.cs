@@ -115,16 +115,4 @@ public sealed class TenantRowsTests
         Assert.Contains(jobLogs, l => l.Message.StartsWith("Processing ", StringComparison.Ordinal));
         Assert.All(jobLogs, log => Assert.True(log.Attributes.GetValueOrDefault("tenant.id") == tenantOfTrace[log.TraceId!], $"without tenant.id = {tenantOfTrace[log.TraceId!]}: {log.Message}"));
     }
-
-    private static async Task RecordAResultAsync(HttpClient web)
-    {
-        var projectId = (long)(await PostAsync(web, "/api/projects", new { name = "Checkout" }))["id"]!;
-        var caseId = (long)(await PostAsync(web, $"/api/projects/{projectId}/cases", new { title = "Pay by card" }))["id"]!;
-        var runId = (long)(await PostAsync(web, $"/api/projects/{projectId}/runs", new { name = "Nightly" }))["id"]!;
-        await PostAsync(web, $"/api/runs/{runId}/results", new { results = new[] { new { caseId, status = "Passed", elapsedMs = 800 } } });
-    }
-
-    private static async Task<JsonNode?> ForecastCountsAsync(HttpClient web) =>
-        (await GetJsonAsync(web, "/api/admin/queues"))["queues"]!.AsArray()
-            .Single(q => (string?)q!["queue"] == "forecast-updates")!["counts"];
 }

@@ -49,4 +49,18 @@ internal static class TopologyClient
             await Task.Delay(PollInterval, TestContext.Current.CancellationToken);
         }
     }
+
+    /// <summary>A project, a case, a run and a passed result in the signed-in tenant: the result's forecast job follows.</summary>
+    internal static async Task RecordAResultAsync(HttpClient web)
+    {
+        var projectId = (long)(await PostAsync(web, "/api/projects", new { name = $"Checkout {Guid.NewGuid():N}" }))["id"]!;
+        var caseId = (long)(await PostAsync(web, $"/api/projects/{projectId}/cases", new { title = "Pay by card" }))["id"]!;
+        var runId = (long)(await PostAsync(web, $"/api/projects/{projectId}/runs", new { name = "Nightly" }))["id"]!;
+        await PostAsync(web, $"/api/runs/{runId}/results", new { results = new[] { new { caseId, status = "Passed", elapsedMs = 800 } } });
+    }
+
+    /// <summary>The signed-in tenant's counts on its forecast-updates queue, from its Admin > Job Queues API.</summary>
+    internal static async Task<JsonNode?> ForecastCountsAsync(HttpClient web) =>
+        (await GetJsonAsync(web, "/api/admin/queues"))["queues"]!.AsArray()
+            .Single(q => (string?)q!["queue"] == "forecast-updates")!["counts"];
 }
