@@ -22,7 +22,6 @@ public sealed class DashboardBrowserTests
     private const string TenantA = "tenant-a";
     private const string TenantB = "tenant-b";
     private const float UiTimeoutMs = 60_000;
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan PauseReachesEveryWorker = TimeSpan.FromSeconds(6);
 
     [Fact]
@@ -32,18 +31,8 @@ public sealed class DashboardBrowserTests
         using var scope = AppHostScope.Create();
         var builder = await scope.BuilderWithDashboardAsync([TenantA, TenantB]);
         await using var app = await builder.BuildAsync(cancellationToken);
-        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-        {
-            timeout.CancelAfter(StartTimeout);
-            await app.StartAsync(timeout.Token);
-            foreach (var resource in new[] { $"web-{TenantA}", $"web-{TenantB}", "workers" })
-            {
-                await app.ResourceNotifications.WaitForResourceHealthyAsync(resource, timeout.Token);
-            }
-        }
+        await StartAsync(app, [$"web-{TenantA}", $"web-{TenantB}", "workers"]);
         var login = await app.GetDashboardUrlAsync(cancellationToken) ?? throw new InvalidOperationException("The dashboard has no address.");
-        var parameters = app.Services.GetRequiredService<DistributedApplicationModel>().Resources.OfType<ParameterResource>().ToList();
-        async Task<string> ParameterAsync(string name) => (await parameters.Single(p => p.Name == name).GetValueAsync(cancellationToken))!;
 
         Environment.SetEnvironmentVariable("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
         using var playwright = await Playwright.CreateAsync();
@@ -74,9 +63,9 @@ public sealed class DashboardBrowserTests
 
         using var webA = app.CreateHttpClient($"web-{TenantA}");
         using var webB = app.CreateHttpClient($"web-{TenantB}");
-        var email = await ParameterAsync("admin-email");
-        await SignInAsync(webA, email, await ParameterAsync($"admin-password-{TenantA}"));
-        await SignInAsync(webB, email, await ParameterAsync($"admin-password-{TenantB}"));
+        var email = await ParameterAsync(app, "admin-email");
+        await SignInAsync(webA, email, await ParameterAsync(app, $"admin-password-{TenantA}"));
+        await SignInAsync(webB, email, await ParameterAsync(app, $"admin-password-{TenantB}"));
         await RecordAResultAsync(webB);
         await RecordAResultAsync(webA);
         await EventuallyAsync(async () => await ForecastCountsAsync(webA) is { } a && (long)a["completed"]! >= 1 ? a : null, "tenant A's forecast job to complete");

@@ -24,7 +24,6 @@ public sealed class TenantJourneyTests
     private const string TenantA = "tenant-a";
     private const string TenantB = "tenant-b";
 
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(5);
 
     [Fact]
     public async Task A_failed_result_in_tenant_a_notifies_mails_and_traces_within_tenant_a_and_is_invisible_to_tenant_b()
@@ -33,33 +32,16 @@ public sealed class TenantJourneyTests
         using var scope = AppHostScope.Create();
         await using var otlp = await OtlpReceiver.StartAsync(cancellationToken);
         var builder = await scope.BuilderAsync([TenantA, TenantB]);
-        foreach (var project in builder.Resources.OfType<ProjectResource>().ToList())
-        {
-            builder.CreateResourceBuilder(project)
-                .WithEnvironment("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.Endpoint.ToString().TrimEnd('/'))
-                .WithEnvironment("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
-                .WithEnvironment("OTEL_BSP_SCHEDULE_DELAY", "500");
-        }
+        ExportTelemetryTo(builder, otlp);
 
         await using (var app = await builder.BuildAsync(cancellationToken))
         {
-            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-            {
-                timeout.CancelAfter(StartTimeout);
-                await app.StartAsync(timeout.Token);
-                foreach (var resource in new[] { $"web-{TenantA}", $"web-{TenantB}", "workers" })
-                {
-                    await app.ResourceNotifications.WaitForResourceHealthyAsync(resource, timeout.Token);
-                }
-            }
-            // The administrators the web apps seeded, as the topology resolved its parameters.
-            var parameters = app.Services.GetRequiredService<DistributedApplicationModel>().Resources.OfType<ParameterResource>().ToList();
-            async Task<string> ParameterAsync(string name) => (await parameters.Single(p => p.Name == name).GetValueAsync(cancellationToken))!;
-            var adminEmail = await ParameterAsync("admin-email");
+            await StartAsync(app, [$"web-{TenantA}", $"web-{TenantB}", "workers"]);
+            var adminEmail = await ParameterAsync(app, "admin-email");
 
             // Tenant A: the seeded admin records a failed result; a second admin wants every notification by email.
             using var webA = app.CreateHttpClient($"web-{TenantA}");
-            await SignInAsync(webA, adminEmail, await ParameterAsync($"admin-password-{TenantA}"));
+            await SignInAsync(webA, adminEmail, await ParameterAsync(app, $"admin-password-{TenantA}"));
             var colleague = $"colleague-{Guid.NewGuid():N}@example.test";
             await PostAsync(webA, "/api/users", new { email = colleague, name = "Second Admin", password = "colleague-password-1", isAdmin = true, emailPreference = "Immediate" });
             var projectId = (long)(await PostAsync(webA, "/api/projects", new { name = "Checkout" }))["id"]!;
@@ -72,7 +54,7 @@ public sealed class TenantJourneyTests
             var createNotification = await A_job_id_from_tenant_a_admin(webA);
             await The_trace_of_the_request_reaches_the_worker_database_call_all_in_tenant_a(otlp, runId, createNotification);
             await The_workers_log_lines_of_tenant_a_jobs_carry_tenant_a(otlp);
-            await Tenant_b_sees_none_of_tenant_a_jobs(app, adminEmail, await ParameterAsync($"admin-password-{TenantB}"), createNotification);
+            await Tenant_b_sees_none_of_tenant_a_jobs(app, adminEmail, await ParameterAsync(app, $"admin-password-{TenantB}"), createNotification);
         }
 
         // Disposing the application stops DCP and every process it started: none of the local servers is left.

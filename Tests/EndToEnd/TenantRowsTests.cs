@@ -18,7 +18,6 @@ public sealed class TenantRowsTests
 {
     private const string TenantA = "tenant-a";
     private const string TenantB = "tenant-b";
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan PauseReachesEveryWorker = TimeSpan.FromSeconds(6);
 
     [Fact]
@@ -28,33 +27,14 @@ public sealed class TenantRowsTests
         using var scope = AppHostScope.Create();
         await using var otlp = await OtlpReceiver.StartAsync(cancellationToken);
         var builder = await scope.BuilderAsync([TenantA, TenantB]);
-        foreach (var project in builder.Resources.OfType<ProjectResource>().ToList())
-        {
-            builder.CreateResourceBuilder(project)
-                .WithEnvironment("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.Endpoint.ToString().TrimEnd('/'))
-                .WithEnvironment("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
-                .WithEnvironment("OTEL_BSP_SCHEDULE_DELAY", "500")
-                .WithEnvironment("OTEL_BLRP_SCHEDULE_DELAY", "500");
-        }
+        ExportTelemetryTo(builder, otlp);
         Assert.Equal(
             [TenantA, TenantB],
             builder.Resources.OfType<TenantResource>().Select(t => t.Name).Order());
 
         await using var app = await builder.BuildAsync(cancellationToken);
-        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-        {
-            timeout.CancelAfter(StartTimeout);
-            await app.StartAsync(timeout.Token);
-            foreach (var resource in new[] { $"web-{TenantA}", $"web-{TenantB}", "workers" })
-            {
-                await app.ResourceNotifications.WaitForResourceHealthyAsync(resource, timeout.Token);
-            }
-            await app.ResourceNotifications.WaitForResourceAsync(TenantA, TenantStates.Healthy, timeout.Token);
-            await app.ResourceNotifications.WaitForResourceAsync(TenantB, TenantStates.Healthy, timeout.Token);
-        }
+        await StartAsync(app, [$"web-{TenantA}", $"web-{TenantB}", "workers"], (TenantA, TenantStates.Healthy), (TenantB, TenantStates.Healthy));
         var commands = app.Services.GetRequiredService<ResourceCommandService>();
-        var parameters = app.Services.GetRequiredService<DistributedApplicationModel>().Resources.OfType<ParameterResource>().ToList();
-        async Task<string> ParameterAsync(string name) => (await parameters.Single(p => p.Name == name).GetValueAsync(cancellationToken))!;
 
         var paused = await commands.ExecuteCommandAsync(TenantB, TenantBuilderExtensions.PauseCommand, cancellationToken);
         Assert.True(paused.Success, paused.Message);
@@ -69,9 +49,9 @@ public sealed class TenantRowsTests
         // The same action in both tenants: a result recorded, whose forecast job each tenant's worker share runs.
         using var webA = app.CreateHttpClient($"web-{TenantA}");
         using var webB = app.CreateHttpClient($"web-{TenantB}");
-        var email = await ParameterAsync("admin-email");
-        await SignInAsync(webA, email, await ParameterAsync($"admin-password-{TenantA}"));
-        await SignInAsync(webB, email, await ParameterAsync($"admin-password-{TenantB}"));
+        var email = await ParameterAsync(app, "admin-email");
+        await SignInAsync(webA, email, await ParameterAsync(app, $"admin-password-{TenantA}"));
+        await SignInAsync(webB, email, await ParameterAsync(app, $"admin-password-{TenantB}"));
         await RecordAResultAsync(webB);
         await RecordAResultAsync(webA);
 

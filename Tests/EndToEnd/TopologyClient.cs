@@ -1,13 +1,56 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Tests.Otlp;
 
 namespace Tests.EndToEnd;
 
 /// <summary>What the whole-topology tests do with a tenant's web app: sign in, call its API, wait for an effect.</summary>
 internal static class TopologyClient
 {
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan EffectTimeout = TimeSpan.FromMinutes(2);
+
+    /// <summary>Every project exports its telemetry to <paramref name="otlp"/> (OTLP/HTTP, short batch delays) instead of a dashboard.</summary>
+    internal static void ExportTelemetryTo(IDistributedApplicationTestingBuilder builder, OtlpReceiver otlp)
+    {
+        foreach (var project in builder.Resources.OfType<ProjectResource>().ToList())
+        {
+            builder.CreateResourceBuilder(project)
+                .WithEnvironment("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.Endpoint.ToString().TrimEnd('/'))
+                .WithEnvironment("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+                .WithEnvironment("OTEL_BSP_SCHEDULE_DELAY", "500")
+                .WithEnvironment("OTEL_BLRP_SCHEDULE_DELAY", "500");
+        }
+    }
+
+    /// <summary>
+    /// Starts the application and waits, within <see cref="StartTimeout"/> in all, until every one of
+    /// <paramref name="healthy"/> is healthy and every resource of <paramref name="states"/> shows its state.
+    /// </summary>
+    internal static async Task StartAsync(DistributedApplication app, string[] healthy, params (string Resource, string State)[] states)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(StartTimeout);
+        await app.StartAsync(timeout.Token);
+        foreach (var resource in healthy)
+        {
+            await app.ResourceNotifications.WaitForResourceHealthyAsync(resource, timeout.Token);
+        }
+        foreach (var (resource, state) in states)
+        {
+            await app.ResourceNotifications.WaitForResourceAsync(resource, state, timeout.Token);
+        }
+    }
+
+    /// <summary>A parameter's value as the running topology resolved it (generated secrets included).</summary>
+    internal static async Task<string> ParameterAsync(DistributedApplication app, string name) =>
+        (await app.Services.GetRequiredService<DistributedApplicationModel>().Resources.OfType<ParameterResource>()
+            .Single(p => p.Name == name).GetValueAsync(TestContext.Current.CancellationToken))!;
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
 
     internal static async Task SignInAsync(HttpClient web, string email, string password)
