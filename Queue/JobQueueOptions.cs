@@ -76,11 +76,16 @@ public sealed class QueueOptions
     public int PerTenantConcurrency { get; set; }
 
     /// <summary>
-    /// Jobs leased ahead of free workers, so that one round trip fetches a batch. Raise it for many short jobs; keep it 0
-    /// for long jobs, where a job fetched ahead would wait here while another worker could run it.
+    /// Jobs leased ahead of free workers, so that one round trip fetches a batch. <see cref="AutoPrefetch"/> (the default):
+    /// up to twice <see cref="Concurrency"/> while this queue's recent jobs ran in under a millisecond on average (a job
+    /// fetched ahead then waits here about as long as two runs), none once they are slower, where a job fetched ahead would
+    /// wait here while another worker could run it. A number from 0 fixes it.
     /// </summary>
-    [Range(0, 4096)]
-    public int Prefetch { get; set; }
+    [Range(AutoPrefetch, 4096)]
+    public int Prefetch { get; set; } = AutoPrefetch;
+
+    /// <summary>The <see cref="Prefetch"/> value that lets the worker choose from how long the queue's jobs run.</summary>
+    public const int AutoPrefetch = -1;
 
     /// <summary>How long a fetched job stays leased without renewal; the worker renews at a third of it.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]

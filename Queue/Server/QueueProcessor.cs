@@ -50,6 +50,14 @@ internal sealed class QueueProcessor : IDisposable
     /// <summary>Leases all of whose jobs have ended; dropped with the next outcome batch.</summary>
     private readonly ConcurrentQueue<string> _released = new();
     private readonly int _capacity;
+
+    /// <summary>Slots held back by the fetch loop itself while automatic prefetch is off (jobs too slow to fetch ahead).</summary>
+    private readonly int _autoAhead;
+    private int _parked;
+
+    /// <summary>Moving mean of this queue's handler run times here (Stopwatch ticks); unknown (max) until the first job.</summary>
+    private long _meanRunTicks = long.MaxValue;
+    private static readonly long FastRunTicks = Stopwatch.Frequency / 1000;
     private Task[] _workers = [];
     private readonly Channel<FinishEntry> _finishes = Channel.CreateUnbounded<FinishEntry>(new UnboundedChannelOptions { SingleReader = true });
     private Task _fetchLoop = Task.CompletedTask;
@@ -79,8 +87,10 @@ internal sealed class QueueProcessor : IDisposable
         _logger = logger;
         _workerId = workerId;
         _retention = Retention.From(options);
-        // A slot is a leased job held here, running or fetched ahead for the next free worker.
-        _capacity = options.Concurrency + options.Prefetch;
+        // A slot is a leased job held here, running or fetched ahead for the next free worker. Automatic prefetch has
+        // room for twice the concurrency ahead, parked (held by the fetch loop) while the jobs are not short.
+        _autoAhead = options.Prefetch == QueueOptions.AutoPrefetch ? 2 * options.Concurrency : 0;
+        _capacity = options.Concurrency + Math.Max(options.Prefetch, _autoAhead);
         _slots = new SemaphoreSlim(_capacity, _capacity);
     }
 
@@ -174,6 +184,16 @@ internal sealed class QueueProcessor : IDisposable
         while (!stopping.IsCancellationRequested)
         {
             _wake.Reset();
+            var parkTarget = ParkTarget();
+            while (_parked > parkTarget)
+            {
+                _slots.Release();
+                _parked--;
+            }
+            while (_parked < parkTarget && _slots.Wait(0))
+            {
+                _parked++;
+            }
             try
             {
                 await _slots.WaitAsync(stopping);
@@ -182,16 +202,23 @@ internal sealed class QueueProcessor : IDisposable
             {
                 break;
             }
+            if (_parked < ParkTarget())
+            {
+                // A slot freed while fetching ahead is off: it is held back, not used.
+                _parked++;
+                continue;
+            }
             var want = 1;
+            var usable = _capacity - _parked;
             try
             {
-                while (want < _capacity)
+                while (want < usable)
                 {
                     if (_slots.Wait(0))
                     {
                         want++;
                     }
-                    else if (_ready.Reader.Count > 0 && want < (_capacity + 1) / 2)
+                    else if (_ready.Reader.Count > 0 && want < (usable + 1) / 2)
                     {
                         // Workers still have fetched jobs to start: gather more free slots for a bigger batch per round trip.
                         await _slots.WaitAsync(stopping);
@@ -273,6 +300,20 @@ internal sealed class QueueProcessor : IDisposable
                 }
             }
         }
+    }
+
+    /// <summary>Slots the fetch loop holds back: with automatic prefetch, all the room ahead unless recent jobs were short.</summary>
+    private int ParkTarget() => _autoAhead > 0 && Interlocked.Read(ref _meanRunTicks) >= FastRunTicks ? _autoAhead : 0;
+
+    /// <summary>Folds one handler's run time into the moving mean (1/16 weight; races between workers only blur it).</summary>
+    private void RecordRunTime(long ticks)
+    {
+        if (_autoAhead == 0)
+        {
+            return;
+        }
+        var mean = Interlocked.Read(ref _meanRunTicks);
+        Interlocked.Exchange(ref _meanRunTicks, mean == long.MaxValue ? ticks : mean + ((ticks - mean) / 16));
     }
 
     private static async Task<bool> DelayAsync(TimeSpan delay, CancellationToken cancellationToken)
@@ -445,6 +486,8 @@ internal sealed class QueueProcessor : IDisposable
 
         QueueLog.Processing(_logger, job.Queue, job.Id, job.Name, QueueTelemetry.TenantTag(job.Tenant));
         var started = _time.GetTimestamp();
+        // Real time, not the injected clock: how long handlers hold a worker decides whether fetching ahead pays.
+        var startedReal = Stopwatch.GetTimestamp();
         var cancellation = run.Cancellation.Token;
         try
         {
@@ -454,6 +497,7 @@ internal sealed class QueueProcessor : IDisposable
                 await using var scope = _scopes.CreateAsyncScope();
                 await handler(scope.ServiceProvider, new JobContext(job, tenant, _storage, cancellation), cancellation);
             }
+            RecordRunTime(Stopwatch.GetTimestamp() - startedReal);
             QueueTelemetry.RunTime.Record(_time.GetElapsedTime(started).TotalSeconds, tags);
             QueueTelemetry.Completed.Add(1, tags);
             return new FinishEntry(FinishKind.Complete, job);
@@ -471,6 +515,7 @@ internal sealed class QueueProcessor : IDisposable
         }
         catch (Exception e)
         {
+            RecordRunTime(Stopwatch.GetTimestamp() - startedReal);
             QueueTelemetry.RunTime.Record(_time.GetElapsedTime(started).TotalSeconds, tags);
             var error = DependencyFailures.Describe(e);
             activity?.SetStatus(ActivityStatusCode.Error, error);

@@ -24,6 +24,9 @@ internal sealed class TenantCircuits(HoldStore store, IOptions<JobQueueServerOpt
 
     private readonly ILogger _logger = loggers.CreateLogger("Queue.Holds");
     private readonly ConcurrentDictionary<(string Tenant, string Dependency), int> _streaks = new();
+
+    /// <summary>At least the number of entries in <see cref="_streaks"/> (a racing add may count one that another made: it only costs a lookup).</summary>
+    private int _streakCount;
     private readonly SemaphoreSlim _refreshing = new(1, 1);
     private IReadOnlyDictionary<string, HeldTenant> _held = NoHolds;
     private int _refreshWanted;
@@ -123,7 +126,11 @@ internal sealed class TenantCircuits(HoldStore store, IOptions<JobQueueServerOpt
     /// <param name="probe">The dependency the job was probing, or null when it was no probe.</param>
     public async Task DependencyFailedAsync(string tenant, string dependency, string cause, string? probe)
     {
-        var streak = _streaks.AddOrUpdate((tenant, dependency), 1, (_, n) => n + 1);
+        var streak = _streaks.AddOrUpdate((tenant, dependency), _ =>
+        {
+            Interlocked.Increment(ref _streakCount);
+            return 1;
+        }, (_, n) => n + 1);
         if (probe == dependency)
         {
             await store.ProbeFailedAsync(tenant, dependency, cause, Now(), Options.MaxProbeInterval);
@@ -148,9 +155,17 @@ internal sealed class TenantCircuits(HoldStore store, IOptions<JobQueueServerOpt
     /// <summary>A job of <paramref name="tenant"/> ran without a dependency failure (completed, or failed for its own reasons).</summary>
     public async Task AnsweredAsync(string tenant, string? probe)
     {
-        foreach (var key in _streaks.Keys.Where(k => k.Tenant == tenant))
+        // Called for every job: the lock-free emptiness check keeps the common case (no failures) off the locks that
+        // enumerating a ConcurrentDictionary takes.
+        if (Volatile.Read(ref _streakCount) > 0)
         {
-            _streaks.TryRemove(key, out _);
+            foreach (var key in _streaks.Keys.Where(k => k.Tenant == tenant))
+            {
+                if (_streaks.TryRemove(key, out _))
+                {
+                    Interlocked.Decrement(ref _streakCount);
+                }
+            }
         }
         if (probe is not null)
         {

@@ -119,42 +119,77 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
     }
 
     /// <param name="releasedTokens">Leases all of whose jobs have ended in this worker: their records are dropped.</param>
+    /// <returns>Per entry, in order: whether its outcome was recorded (false: the lease was no longer this worker's).</returns>
     public async Task<bool[]> FinishAsync(string queue, IReadOnlyList<FinishEntry> entries, IReadOnlyList<string> releasedTokens, long nowMs, Retention retention)
     {
         var keys = Keys(queue);
         var db = await connection.DatabaseAsync();
-        var args = new RedisValue[7 + releasedTokens.Count + (entries.Count * 7)];
-        args[0] = keys.Prefix;
-        args[1] = nowMs;
-        args[2] = retention.CompletedKeep;
-        args[3] = (long)retention.CompletedAge.TotalMilliseconds;
-        args[4] = retention.FailedKeep;
-        args[5] = (long)retention.FailedAge.TotalMilliseconds;
-        args[6] = releasedTokens.Count;
-        var a = 7;
+        // Completions, nearly all outcomes, go as groups of ids per tenant and lease: one argument per job, not seven.
+        var groups = new Dictionary<(string Tenant, string Token), List<int>>();
+        var others = new List<int>();
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var job = entries[i].Job;
+            if (entries[i].Kind == FinishKind.Complete)
+            {
+                if (!groups.TryGetValue((job.Tenant, job.LeaseToken), out var members))
+                {
+                    groups[(job.Tenant, job.LeaseToken)] = members = [];
+                }
+                members.Add(i);
+            }
+            else
+            {
+                others.Add(i);
+            }
+        }
+        var args = new List<RedisValue>(8 + releasedTokens.Count + (3 * groups.Count) + entries.Count + (6 * others.Count))
+        {
+            keys.Prefix, nowMs, retention.CompletedKeep, (long)retention.CompletedAge.TotalMilliseconds,
+            retention.FailedKeep, (long)retention.FailedAge.TotalMilliseconds, releasedTokens.Count,
+        };
         foreach (var token in releasedTokens)
         {
-            args[a++] = token;
+            args.Add(token);
         }
-        foreach (var e in entries)
+        args.Add(groups.Count);
+        var order = new List<int>(entries.Count);
+        foreach (var ((tenant, token), members) in groups)
         {
-            args[a++] = e.Kind switch
+            args.Add(tenant);
+            args.Add(token);
+            args.Add(members.Count);
+            foreach (var i in members)
             {
-                FinishKind.Complete => "c",
+                args.Add(entries[i].Job.Id);
+                order.Add(i);
+            }
+        }
+        foreach (var i in others)
+        {
+            var e = entries[i];
+            args.Add(e.Kind switch
+            {
                 FinishKind.Fail => "f",
                 FinishKind.Retry => "r",
                 FinishKind.Delay => "d",
                 _ => "h",
-            };
-            args[a++] = e.Job.Tenant;
-            args[a++] = e.Job.Id;
-            args[a++] = e.Job.LeaseToken;
-            args[a++] = e.DueMs;
-            args[a++] = e.Error;
-            args[a++] = e.Stack;
+            });
+            args.Add(e.Job.Tenant);
+            args.Add(e.Job.Id);
+            args.Add(e.Job.LeaseToken);
+            args.Add(e.DueMs);
+            args.Add(e.Error);
+            args.Add(e.Stack);
+            order.Add(i);
         }
-        var result = (RedisResult[])(await RedisScript.Finish.EvaluateAsync(db, keys.Global, args))!;
-        return [.. result.Select(r => (int)r == 1)];
+        var result = (RedisResult[])(await RedisScript.Finish.EvaluateAsync(db, keys.Global, [.. args]))!;
+        var recorded = new bool[entries.Count];
+        for (var r = 0; r < result.Length; r++)
+        {
+            recorded[order[r]] = (int)result[r] == 1;
+        }
+        return recorded;
     }
 
     /// <summary>Extends the leases; returns the jobs whose lease was lost (recovered by another worker, or removed).</summary>

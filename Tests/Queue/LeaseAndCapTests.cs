@@ -38,6 +38,47 @@ public sealed class LeaseAndCapTests(TestServers servers)
     }
 
     [Fact]
+    public async Task Short_jobs_are_fetched_ahead_up_to_twice_the_concurrency_and_jobs_after_long_ones_are_not()
+    {
+        await using var db = await (await servers.RedisAsync()).CreateDatabaseAsync();
+        var gate = new TaskCompletionSource();
+        var started = 0;
+        var finished = 0;
+        await using var host = await QueueHost.StartAsync(db, Tenants.Settings(), s => s
+            .AddQueue("ahead", 1)
+            .AddHandler("n", async (_, ctx, _) =>
+            {
+                if (ctx.PayloadJson == "\"block\"")
+                {
+                    Interlocked.Increment(ref started);
+                    await Volatile.Read(ref gate).Task;
+                }
+                Interlocked.Increment(ref finished);
+            }));
+        Task<JobCounts> Counts() => Tenants.AsAsync(Tenants.A, () => host.Admin.GetCountsAsync("ahead"));
+        Task Enqueue(int count, string payload) => Tenants.AsAsync(Tenants.A, () => host.Client.EnqueueBulkAsync("ahead", [.. Enumerable.Range(0, count).Select(_ => new JobRequest("n", payload))]));
+
+        // Nothing has run yet, so nothing says the jobs are short: one job at a time is leased.
+        await Enqueue(4, "\"block\"");
+        await Wait.UntilAsync(() => Volatile.Read(ref started) == 1, "the first long job starts");
+        await Task.Delay(300);
+        Assert.Equal(new JobCounts(3, 1, 0, 0, 0), await Counts());
+        gate.SetResult();
+        await Wait.UntilAsync(() => Volatile.Read(ref finished) == 4, "the long jobs finish");
+
+        // Enough short jobs to bring the moving mean of run times under a millisecond.
+        await Enqueue(300, "\"short\"");
+        await Wait.UntilAsync(async () => (await Counts()).Completed == 304, "the short jobs complete");
+        Volatile.Write(ref gate, new TaskCompletionSource());
+        await Enqueue(5, "\"block\"");
+        await Wait.UntilAsync(async () => (await Counts()).Active == 3, "one job runs and two more are leased ahead");
+        await Task.Delay(300);
+        Assert.Equal(new JobCounts(2, 3, 0, 304, 0), await Counts());
+        Volatile.Read(ref gate).SetResult();
+        await Wait.UntilAsync(async () => (await Counts()).Completed == 309, "every job completes");
+    }
+
+    [Fact]
     public async Task One_tenant_never_runs_more_jobs_at_once_than_its_cap()
     {
         await using var db = await (await servers.RedisAsync()).CreateDatabaseAsync();

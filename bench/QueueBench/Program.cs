@@ -9,7 +9,9 @@ using Tenancy;
 
 // Throughput and latency of the job queue against a real Valkey/redis-server. Prints one JSON line.
 // VALKEY_URL (required), N jobs (20000), T tenants (4), C concurrency (16), RATE offered jobs/s for latency (2000),
-// FLOOD waiting jobs of the noisy tenant in the fairness run (100000), PREFETCH (QueueOptions.Prefetch, 0).
+// FLOOD waiting jobs of the noisy tenant in the fairness run (100000), PREFETCH (QueueOptions.Prefetch; unset: the default),
+// RETENTION of completed jobs: default (the library's: the newest 1,000 per tenant and queue, at most a day old),
+// all (every completed job kept), none (removed on completion); bench/bullmq-baseline takes the same names.
 // Everything runs with the library's default options otherwise (retention included), ~200-byte payloads, no-op handlers.
 var url = Environment.GetEnvironmentVariable("VALKEY_URL") ?? throw new InvalidOperationException("Set VALKEY_URL.");
 var n = Env("N", 20_000);
@@ -17,11 +19,13 @@ var tenantCount = Env("T", 4);
 var concurrency = Env("C", 16);
 var rate = Env("RATE", 2000);
 var flood = Env("FLOOD", 100_000);
-BenchHost.Prefetch = Env("PREFETCH", 0);
+BenchHost.Prefetch = int.TryParse(Environment.GetEnvironmentVariable("PREFETCH"), CultureInfo.InvariantCulture, out var ahead) ? ahead : null;
+BenchHost.RetentionName = Environment.GetEnvironmentVariable("RETENTION") is { Length: > 0 } r ? r : "default";
 var run = Guid.NewGuid().ToString("N")[..8];
 var tenants = Enumerable.Range(1, tenantCount).Select(i => TenantId.Parse($"bench-{i}")).ToArray();
 var settings = new BenchTenants([.. tenants, TenantId.Parse("flood"), TenantId.Parse("quiet")]);
 var payload = JsonSerializer.Serialize(new { Kind = "bench", Data = new string('x', 170) });
+await using var valkey = await ValkeyMeter.ConnectAsync(url);
 
 // 0. Warm-up (not measured): JIT and connection setup out of the figures.
 {
@@ -41,18 +45,22 @@ var payload = JsonSerializer.Serialize(new { Kind = "bench", Data = new string('
 // 1. Bulk enqueue: every tenant enqueues its share in bulk calls, tenants in parallel.
 var enqueueQueue = $"enq-{run}";
 double enqueueJps, drainJps, enqueueCpuUs, drainCpuUs;
+ValkeyCost enqueueServer, drainServer;
 await using (var host = await BenchHost.StartAsync(url, settings, null))
 {
+    var server = await valkey.SampleAsync();
     var sw = Stopwatch.StartNew();
     var cpu = Cpu();
     await EnqueueAllAsync(host.Client, enqueueQueue, tenants, n, payload);
     enqueueJps = n / sw.Elapsed.TotalSeconds;
     enqueueCpuUs = (Cpu() - cpu).TotalMicroseconds / n;
+    enqueueServer = (await valkey.SampleAsync()).Minus(server, n);
 }
 
 // 2. Drain: the jobs enqueued above, no-op handler, concurrency C.
 {
     var done = new CountdownEvent(n);
+    var server = await valkey.SampleAsync();
     var sw = Stopwatch.StartNew();
     var cpu = Cpu();
     await using var host = await BenchHost.StartAsync(url, settings, (enqueueQueue, concurrency, (_, _, _) =>
@@ -64,10 +72,15 @@ await using (var host = await BenchHost.StartAsync(url, settings, null))
     await host.WaitCompletedAsync(enqueueQueue, tenants, n);
     drainJps = n / sw.Elapsed.TotalSeconds;
     drainCpuUs = (Cpu() - cpu).TotalMicroseconds / n;
+    drainServer = (await valkey.SampleAsync()).Minus(server, n);
 }
 
+// PHASES=throughput stops after enqueue and drain (for quick iterations); the default runs everything.
+var all = Environment.GetEnvironmentVariable("PHASES") is not "throughput";
+
 // 3. Combined: producers and the worker at once.
-double combinedJps;
+double combinedJps = 0;
+if (all)
 {
     var queue = $"comb-{run}";
     var done = new CountdownEvent(n);
@@ -84,7 +97,8 @@ double combinedJps;
 }
 
 // 4. Latency from enqueue to handler start at a fixed offered rate, one job per enqueue call.
-double p50, p99;
+double p50 = 0, p99 = 0;
+if (all)
 {
     var queue = $"lat-{run}";
     var count = Math.Max(rate * 3, 1000);
@@ -102,7 +116,8 @@ double p50, p99;
 }
 
 // 5. Fairness: one tenant has FLOOD jobs waiting; a quiet tenant's jobs arrive at 100/s meanwhile.
-double fairP99;
+double fairP99 = 0;
+if (all)
 {
     var queue = $"fair-{run}";
     await using (var producer = await BenchHost.StartAsync(url, settings, null))
@@ -132,7 +147,7 @@ Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
     ["n"] = n,
     ["tenants"] = tenantCount,
     ["concurrency"] = concurrency,
-    ["prefetch"] = BenchHost.Prefetch,
+    ["prefetch"] = BenchHost.Prefetch?.ToString(CultureInfo.InvariantCulture) ?? "default",
     ["enqueue_jps"] = Math.Round(enqueueJps),
     ["drain_jps"] = Math.Round(drainJps),
     ["combined_jps"] = Math.Round(combinedJps),
@@ -143,6 +158,14 @@ Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
     ["fair_p99_ms"] = Math.Round(fairP99, 2),
     ["client_cpu_us_per_enqueue"] = Math.Round(enqueueCpuUs, 1),
     ["worker_cpu_us_per_job"] = Math.Round(drainCpuUs, 1),
+    ["valkey_cpu_us_per_enqueue"] = Math.Round(enqueueServer.CpuUs, 1),
+    ["valkey_script_us_per_enqueue"] = Math.Round(enqueueServer.ScriptUs, 1),
+    ["valkey_script_calls_per_1000_enqueues"] = Math.Round(enqueueServer.ScriptCalls * 1000, 1),
+    ["valkey_cpu_us_per_job"] = Math.Round(drainServer.CpuUs, 1),
+    ["valkey_script_us_per_job"] = Math.Round(drainServer.ScriptUs, 1),
+    ["valkey_script_calls_per_1000_jobs"] = Math.Round(drainServer.ScriptCalls * 1000, 1),
+    ["valkey_commands_per_job"] = Math.Round(drainServer.Commands, 1),
+    ["retention"] = BenchHost.RetentionName,
 }));
 
 static TimeSpan Cpu() => Process.GetCurrentProcess().TotalProcessorTime;
@@ -210,8 +233,30 @@ internal sealed class BenchTenants(TenantId[] tenants) : ITenantSettingsStore
 
 internal sealed class BenchHost(IHost host) : IAsyncDisposable
 {
-    /// <summary>QueueOptions.Prefetch of the benchmark's worker: PREFETCH, else the library default (0).</summary>
-    public static int Prefetch { get; set; }
+    /// <summary>QueueOptions.Prefetch of the benchmark's worker: PREFETCH, else the library default.</summary>
+    public static int? Prefetch { get; set; }
+
+    /// <summary>How completed jobs are kept: default, all or none (RETENTION).</summary>
+    public static string RetentionName { get; set; } = "default";
+
+    private static void Retain(QueueOptions o)
+    {
+        if (Prefetch is { } ahead)
+        {
+            o.Prefetch = ahead;
+        }
+        o.CompletedKeepCount = RetentionName switch
+        {
+            "default" => o.CompletedKeepCount,
+            "all" => -1,
+            "none" => 0,
+            _ => throw new InvalidOperationException($"RETENTION must be default, all or none, not '{RetentionName}'."),
+        };
+        if (RetentionName == "all")
+        {
+            o.CompletedMaxAge = TimeSpan.Zero;
+        }
+    }
 
     public IJobQueueClient Client => host.Services.GetRequiredService<IJobQueueClient>();
 
@@ -226,7 +271,7 @@ internal sealed class BenchHost(IHost host) : IAsyncDisposable
         });
         if (server is { } s)
         {
-            builder.Services.AddJobQueueServer().AddQueue(s.Queue, s.Concurrency, o => o.Prefetch = Prefetch).AddHandler("noop", s.Handler);
+            builder.Services.AddJobQueueServer().AddQueue(s.Queue, s.Concurrency, Retain).AddHandler("noop", s.Handler);
         }
         var built = builder.Build();
         await built.StartAsync();
@@ -259,5 +304,70 @@ internal sealed class BenchHost(IHost host) : IAsyncDisposable
     {
         await host.StopAsync();
         host.Dispose();
+    }
+}
+
+/// <summary>
+/// What one phase cost the Valkey server per job: its CPU, the script calls clients sent (round trips of the engine's
+/// hot path), every command executed (those inside scripts included) and the time spent inside scripts.
+/// </summary>
+internal sealed record ValkeyCost(double CpuUs, double ScriptCalls, double Commands, double ScriptUs);
+
+/// <summary>Reads the server's own accounting (INFO cpu, stats and commandstats) on a separate connection.</summary>
+internal sealed class ValkeyMeter(StackExchange.Redis.ConnectionMultiplexer connection) : IAsyncDisposable
+{
+    public static async Task<ValkeyMeter> ConnectAsync(string url)
+    {
+        var uri = new Uri(url);
+        var options = new StackExchange.Redis.ConfigurationOptions { EndPoints = { { uri.Host, uri.Port } }, AllowAdmin = true };
+        if (uri.UserInfo.Split(':') is [_, var password, ..])
+        {
+            options.Password = Uri.UnescapeDataString(password);
+        }
+        return new ValkeyMeter(await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(options));
+    }
+
+    public async Task<Sample> SampleAsync()
+    {
+        var info = (string)(await connection.GetDatabase().ExecuteAsync("INFO", "all"))!;
+        double cpu = 0, scriptUsec = 0;
+        long scriptCalls = 0, commands = 0;
+        foreach (var line in info.Split("\r\n"))
+        {
+            var colon = line.IndexOf(':');
+            if (colon < 0)
+            {
+                continue;
+            }
+            var (name, value) = (line[..colon], line[(colon + 1)..]);
+            if (name is "used_cpu_user" or "used_cpu_sys")
+            {
+                cpu += double.Parse(value, CultureInfo.InvariantCulture);
+            }
+            else if (name == "total_commands_processed")
+            {
+                commands = long.Parse(value, CultureInfo.InvariantCulture);
+            }
+            else if (name is "cmdstat_evalsha" or "cmdstat_eval")
+            {
+                // cmdstat_evalsha:calls=12,usec=345,usec_per_call=28.75,...
+                var fields = value.Split(',').Select(f => f.Split('=')).ToDictionary(f => f[0], f => f[1]);
+                scriptCalls += long.Parse(fields["calls"], CultureInfo.InvariantCulture);
+                scriptUsec += double.Parse(fields["usec"], CultureInfo.InvariantCulture);
+            }
+        }
+        return new Sample(cpu, scriptCalls, commands, scriptUsec);
+    }
+
+    public async ValueTask DisposeAsync() => await connection.DisposeAsync();
+
+    internal sealed record Sample(double CpuSeconds, long ScriptCalls, long Commands, double ScriptUsec)
+    {
+        /// <summary>Per job over <paramref name="jobs"/>; the INFO call that took this sample is not counted.</summary>
+        public ValkeyCost Minus(Sample before, int jobs) => new(
+            (CpuSeconds - before.CpuSeconds) * 1e6 / jobs,
+            (double)(ScriptCalls - before.ScriptCalls) / jobs,
+            (double)(Commands - before.Commands - 1) / jobs,
+            (ScriptUsec - before.ScriptUsec) / jobs);
     }
 }

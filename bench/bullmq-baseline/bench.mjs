@@ -1,6 +1,7 @@
 // BullMQ baseline for QueueBench: the same redis-server, job count, concurrency and payload size, so the two can be
 // compared side by side in one sitting. Prints one JSON line: enqueue_jps (addBulk, 1000 a call) and drain_jps
-// (a no-op Worker at concurrency C until every job completed). Retention as QueueBench's defaults: keep 1000 completed.
+// (a no-op Worker at concurrency C until every job completed). RETENTION of completed jobs, named as in QueueBench:
+// default (removeOnComplete: 1000, the newest 1,000 of the queue), all (removeOnComplete: false), none (true).
 import { Queue, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 
@@ -13,7 +14,10 @@ const N = Number(process.env.N ?? 20000);
 const C = Number(process.env.C ?? 16);
 const payload = { text: 'x'.repeat(180), n: 0 };
 const name = `bullmq-bench-${process.pid}`;
-const jobOptions = { removeOnComplete: 1000, removeOnFail: 10000 };
+const retention = process.env.RETENTION || 'default';
+const removeOnComplete = { default: 1000, all: false, none: true }[retention];
+if (removeOnComplete === undefined) throw new Error(`RETENTION must be default, all or none, not '${retention}'.`);
+const jobOptions = { removeOnComplete, removeOnFail: 10000 };
 
 const queue = new Queue(name, { connection });
 await queue.obliterate({ force: true }).catch(() => {});
@@ -41,7 +45,7 @@ await queue.close();
 connection.disconnect();
 workerConnection.disconnect();
 console.log(JSON.stringify({
-  system: 'bullmq', version: '6.7.0', n: N, c: C,
+  system: 'bullmq', version: '6.7.0', n: N, c: C, retention,
   enqueue_jps: Math.round(N / enqueueSeconds), drain_jps: Math.round(N / drainSeconds),
 }));
 process.exit(0);

@@ -68,15 +68,14 @@ end
 -- With `batch`, plain waiting jobs are collected per tenant for one RPUSH (see flush_batch) instead of one each.
 local function add_job(t, id, d, pri, due, now, seq, batch)
   local k = jkey(t, id)
-  if redis.call('EXISTS', k) == 1 then return 0 end
+  -- Every job has 'd', so writing it only where it is absent is the duplicate check and the write in one call.
+  -- State ('st'), attempts ('a'), stalls ('sl') and priority ('pr') start absent: waiting, 0, 0, 0.
+  if redis.call('HSETNX', k, 'd', d) == 0 then return 0 end
   local ws = nil
   if tonumber(pri) > 0 then
     -- Higher priority first, then FIFO; stays an exact integer below 2^53.
     ws = string.format('%.0f', (1000 - tonumber(pri)) * 1099511627776 + (seq % 1099511627776))
-    redis.call('HSET', k, 'd', d, 'st', 'wait', 'pr', pri, 'ws', ws)
-  else
-    -- Attempts ('a'), stalls ('sl') and priority ('pr') start absent, read as 0.
-    redis.call('HSET', k, 'd', d, 'st', 'wait')
+    redis.call('HSET', k, 'pr', pri, 'ws', ws)
   end
   if tonumber(due) > tonumber(now) then
     schedule(t, id, due)

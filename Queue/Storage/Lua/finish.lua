@@ -1,8 +1,10 @@
 -- ARGV: prefix, now, completedKeep, completedAgeMs, failedKeep, failedAgeMs, tokenCount, then that many lease tokens
---       whose jobs have all ended here (their lease records are dropped), then per job: kind, tenant, id, leaseToken,
---       dueMs, error, stack.
--- kind: c complete, f fail for good, r retry at due, d delay to due without using an attempt, h hand back now.
--- A job whose lease token no longer matches was recovered or removed meanwhile: left untouched, reported 0.
+--       whose jobs have all ended here (their lease records are dropped), then completedGroups, then per group of
+--       completed jobs of one tenant and lease: tenant, leaseToken, count, then that many ids; then per other outcome:
+--       kind, tenant, id, leaseToken, dueMs, error, stack.
+-- kind: f fail for good, r retry at due, d delay to due without using an attempt, h hand back now.
+-- Returns 1 per outcome recorded, in the order given (completed groups first), or 0 where the job's lease token no
+-- longer matches: it was recovered or removed meanwhile and is left untouched.
 local now = tonumber(ARGV[2])
 local cKeep, cAge, fKeep, fAge = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local tokens = tonumber(ARGV[7])
@@ -15,17 +17,32 @@ local function add(map, t, id)
   if not ids then ids = {}; map[t] = ids end
   ids[#ids+1] = id
 end
-for i = 8 + tokens, #ARGV, 7 do
+local i = 9 + tokens
+for _ = 1, tonumber(ARGV[8 + tokens]) do
+  local t, token, n = ARGV[i], ARGV[i+1], tonumber(ARGV[i+2])
+  local prefix = P .. 'j:' .. t .. ':'
+  for j = i + 3, i + 2 + n do
+    local id = ARGV[j]
+    local k = prefix .. id
+    if redis.call('HGET', k, 'lt') ~= token then
+      res[#res+1] = 0
+    else
+      redis.call('HSET', k, 'st', 'completed', 'tf', now, 'lt', '')
+      add(ended, t, id)
+      add(doneC, t, id)
+      res[#res+1] = 1
+    end
+  end
+  i = i + 3 + n
+end
+for i = i, #ARGV, 7 do
   local kind, t, id, token = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3]
   local k = jkey(t, id)
   if redis.call('HGET', k, 'lt') ~= token then
     res[#res+1] = 0
   else
     add(ended, t, id)
-    if kind == 'c' then
-      redis.call('HSET', k, 'st', 'completed', 'tf', now, 'lt', '')
-      add(doneC, t, id)
-    elseif kind == 'f' then
+    if kind == 'f' then
       fail_final(t, id, ARGV[i+5], ARGV[i+6], now)
       doneF[t] = (doneF[t] or 0) + 1
     elseif kind == 'h' then
