@@ -141,7 +141,7 @@ public sealed class JobQueueServerOptions
     [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
     public TimeSpan SafetyPollInterval { get; set; } = TimeSpan.Parse(JobQueueDefaults.SafetyPollInterval, null);
 
-    /// <summary>How often the worker reports its concurrency and queue depths; the report expires after three intervals.</summary>
+    /// <summary>How often the worker reports its concurrency (expiring after three intervals) and, if it is the queue's reporter, the depths.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.Parse(JobQueueDefaults.HeartbeatInterval, null);
 

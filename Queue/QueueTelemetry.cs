@@ -37,14 +37,15 @@ public static class QueueTelemetry
 
     static QueueTelemetry()
     {
-        Meter.CreateObservableGauge("queue.jobs.waiting", ObserveDepth, "{job}", "Waiting jobs per queue and tenant, as of the last heartbeat.");
+        Meter.CreateObservableGauge("queue.jobs.waiting", ObserveDepth, "{job}", "Waiting jobs per queue and tenant with any, as of the last heartbeat (published by one worker per queue).");
         Meter.CreateObservableGauge("queue.jobs", ObserveStateDepths, "{job}",
-            "Jobs per queue, tenant and state (queue.job.state: waiting, active, delayed, completed, failed), as of the last heartbeat.");
+            "Jobs per queue, tenant and state (queue.job.state: waiting, active, delayed, completed, failed) for the tenants with jobs, as of the last heartbeat (published by one worker per queue).");
     }
 
     internal static void SetStateDepths(string queue, IReadOnlyList<(string Tenant, JobCounts Counts)> depths)
     {
-        foreach (var key in StateDepths.Keys.Where(k => k.Queue == queue && !depths.Any(d => d.Tenant == k.Tenant)))
+        var reported = depths.Select(d => d.Tenant).ToHashSet(StringComparer.Ordinal);
+        foreach (var key in StateDepths.Keys.Where(k => k.Queue == queue && !reported.Contains(k.Tenant)))
         {
             StateDepths.TryRemove(key, out _);
         }
@@ -69,7 +70,8 @@ public static class QueueTelemetry
 
     internal static void SetDepth(string queue, IReadOnlyList<(string Tenant, long Waiting)> depths)
     {
-        foreach (var key in Depths.Keys.Where(k => k.Queue == queue && !depths.Any(d => d.Tenant == k.Tenant)))
+        var reported = depths.Select(d => d.Tenant).ToHashSet(StringComparer.Ordinal);
+        foreach (var key in Depths.Keys.Where(k => k.Queue == queue && !reported.Contains(k.Tenant)))
         {
             Depths.TryRemove(key, out _);
         }

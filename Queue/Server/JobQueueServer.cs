@@ -89,6 +89,8 @@ internal sealed class JobQueueServer(
             try
             {
                 await storage.RemoveWorkerAsync(processor.Queue, _workerId);
+                // Another worker takes over reporting at its next heartbeat rather than after the claim lapses.
+                await storage.ReportAsync(processor.Queue, _workerId, TimeSpan.Zero, false, []);
             }
             catch (RedisException)
             {
@@ -138,6 +140,7 @@ internal sealed class JobQueueServer(
     private async Task HeartbeatLoopAsync()
     {
         var interval = serverOptions.Value.HeartbeatInterval;
+        var beats = 0L;
         while (!_stopping.IsCancellationRequested)
         {
             try
@@ -148,14 +151,15 @@ internal sealed class JobQueueServer(
             {
                 break;
             }
+            // Now and then a full recount, so that counts changed behind the engine's back (a restored or edited
+            // Valkey) are right again within minutes; in between, only the tenants whose counts changed.
+            var full = beats++ % FullReportEvery == 0;
             foreach (var processor in _processors)
             {
                 try
                 {
                     await HeartbeatAsync(processor);
-                    var waiting = await storage.DepthAsync(processor.Queue);
-                    QueueTelemetry.SetDepth(processor.Queue, waiting);
-                    QueueTelemetry.SetStateDepths(processor.Queue, await StateDepthsAsync(processor.Queue, waiting));
+                    await ReportDepthsAsync(processor.Queue, full);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
@@ -165,18 +169,56 @@ internal sealed class JobQueueServer(
         }
     }
 
+    /// <summary>Heartbeats between two full recounts of the depths (5 minutes at the default interval).</summary>
+    private const int FullReportEvery = 30;
+
+    /// <summary>The last counts by state per queue and tenant with jobs, while this worker is the queue's reporter.</summary>
+    private readonly Dictionary<string, Dictionary<string, JobCounts>> _depths = new(StringComparer.Ordinal);
+
+    /// <summary>Queues whose first report (with the configured tenants) this worker has made.</summary>
+    private readonly HashSet<string> _seeded = new(StringComparer.Ordinal);
+
     /// <summary>
-    /// Counts per state for every configured tenant and every tenant with waiting jobs (one small batch each): the
-    /// depth by state that operators watch per tenant.
+    /// Depth by state per tenant with jobs, published by one worker per queue (the first to claim the report; another
+    /// takes over when its claim lapses or it stops), so the gauges are not counted once per replica and the cost is one
+    /// script call per queue and interval for the whole deployment, O(1) per tenant whose counts changed. The other
+    /// workers publish none for the queue. This worker's first report also looks at the configured tenants, in case
+    /// their jobs predate the tenant set.
     /// </summary>
-    private async Task<IReadOnlyList<(string Tenant, JobCounts Counts)>> StateDepthsAsync(string queue, IReadOnlyList<(string Tenant, long Waiting)> waiting)
+    private async Task ReportDepthsAsync(string queue, bool full)
     {
-        var slots = tenants.IsMultiTenant
-            ? tenants.Current.Tenants.Keys.Select(t => t.Value).Concat(waiting.Select(w => w.Tenant)).Distinct(StringComparer.Ordinal).ToList()
-            : [QueueKeys.NoTenant];
-        var counts = await Task.WhenAll(slots.Select(slot => storage.CountsAsync(queue, slot)));
-        return [.. slots.Zip(counts)];
+        var seed = _seeded.Add(queue) ? ConfiguredSlots() : [];
+        // Without counts of its own (first report, or another worker reported meanwhile) only a full report will do.
+        var known = _depths.TryGetValue(queue, out var kept);
+        var report = await storage.ReportAsync(queue, _workerId, 3 * serverOptions.Value.HeartbeatInterval, full || !known, seed);
+        if (report is null)
+        {
+            _depths.Remove(queue);
+        }
+        else
+        {
+            var depths = report.Full || kept is null ? new Dictionary<string, JobCounts>(StringComparer.Ordinal) : kept;
+            foreach (var (tenant, counts) in report.Tenants)
+            {
+                if (counts == new JobCounts(0, 0, 0, 0, 0))
+                {
+                    depths.Remove(tenant);
+                }
+                else
+                {
+                    depths[tenant] = counts;
+                }
+            }
+            _depths[queue] = depths;
+        }
+        var published = _depths.TryGetValue(queue, out var current) ? current.Select(kv => (kv.Key, kv.Value)).ToList() : [];
+        QueueTelemetry.SetDepth(queue, [.. published.Where(d => d.Value.Waiting > 0).Select(d => (d.Key, d.Value.Waiting))]);
+        QueueTelemetry.SetStateDepths(queue, published);
     }
+
+    private IReadOnlyCollection<string> ConfiguredSlots() => tenants.IsMultiTenant
+        ? [.. tenants.Current.Tenants.Keys.Select(t => t.Value)]
+        : [QueueKeys.NoTenant];
 
     private Task HeartbeatAsync(QueueProcessor processor)
     {

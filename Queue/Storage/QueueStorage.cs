@@ -21,6 +21,9 @@ internal sealed record FetchedJob(
 
 internal sealed record FetchResult(IReadOnlyList<FetchedJob> Jobs, long NextDueMs);
 
+/// <summary>Counts by state of the tenants a report looked at: all with jobs (<see cref="Full"/>) or the changed ones.</summary>
+internal sealed record DepthReport(bool Full, IReadOnlyList<(string Tenant, JobCounts Counts)> Tenants);
+
 /// <summary>How a leased job ends; see finish.lua for the kinds.</summary>
 internal enum FinishKind
 {
@@ -438,19 +441,29 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
         await db.HashDeleteAsync(Keys(queue).Workers, [.. workerIds]);
     }
 
-    /// <summary>Waiting jobs per tenant that has any (the ring's tenants).</summary>
-    public async Task<IReadOnlyList<(string Tenant, long Waiting)>> DepthAsync(string queue)
+    /// <summary>
+    /// Counts by state, if this worker is (or now becomes) the queue's one reporter; null while another worker reports
+    /// (or after giving the claim up with a zero <paramref name="lease"/>). Full: every tenant with jobs (asked for, or
+    /// the claim was just taken); else only the tenants whose counts changed since the last report, all-zero counts
+    /// meaning the tenant has no job left. <paramref name="seed"/>: tenants to look at even if the tenant set does not
+    /// name them (jobs enqueued before it existed). See report.lua.
+    /// </summary>
+    public async Task<DepthReport?> ReportAsync(string queue, string reporter, TimeSpan lease, bool full, IReadOnlyCollection<string> seed)
     {
         var keys = Keys(queue);
         var db = await connection.DatabaseAsync();
-        var tenants = await db.ListRangeAsync(keys.Ring);
-        var batch = db.CreateBatch();
-        var lists = tenants.Select(t => batch.ListLengthAsync(keys.Tenant(t!, "wait"))).ToArray();
-        var prios = tenants.Select(t => batch.SortedSetLengthAsync(keys.Tenant(t!, "prio"))).ToArray();
-        batch.Execute();
-        var l = await Task.WhenAll(lists);
-        var p = await Task.WhenAll(prios);
-        return [.. tenants.Select((t, i) => ((string)t!, l[i] + p[i]))];
+        RedisValue[] args = [keys.Prefix, reporter, (long)lease.TotalMilliseconds, full ? "1" : "0", .. seed.Select(t => (RedisValue)t)];
+        var r = (RedisResult[])(await RedisScript.Report.EvaluateAsync(db, keys.Global, args))!;
+        if ((int)r[0] == 0)
+        {
+            return null;
+        }
+        var list = new List<(string, JobCounts)>((r.Length - 1) / 6);
+        for (var i = 1; i + 5 < r.Length; i += 6)
+        {
+            list.Add(((string)r[i]!, new JobCounts((long)r[i + 1], (long)r[i + 2], (long)r[i + 3], (long)r[i + 4], (long)r[i + 5])));
+        }
+        return new DepthReport((int)r[0] == 2, list);
     }
 
     private static string SetName(JobState state) => state switch

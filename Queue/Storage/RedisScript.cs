@@ -37,6 +37,7 @@ internal sealed class RedisScript
     public static readonly RedisScript Recurring = new("recurring");
     public static readonly RedisScript Hold = new("hold");
     public static readonly RedisScript Counts = new("counts");
+    public static readonly RedisScript Report = new("report");
 
     public async Task<RedisResult> EvaluateAsync(IDatabaseAsync db, RedisKey[] keys, RedisValue[] args)
     {

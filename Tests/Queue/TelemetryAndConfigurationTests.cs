@@ -83,7 +83,7 @@ public sealed class TelemetryTests(TestServers servers)
 public sealed class QueueDepthMetricTests(TestServers servers)
 {
     [Fact]
-    public async Task The_heartbeat_reports_each_configured_tenants_depth_by_state()
+    public async Task The_heartbeat_reports_the_depth_by_state_of_each_tenant_with_jobs_and_of_no_other()
     {
         await using var db = await (await servers.RedisAsync()).CreateDatabaseAsync();
         var queue = "depth-" + Guid.NewGuid().ToString("N")[..8];
@@ -122,6 +122,54 @@ public sealed class QueueDepthMetricTests(TestServers servers)
         Assert.Equal(0, depths[("tenant-a", "delayed")]);
         Assert.Equal(0, depths[("tenant-b", "failed")]);
         Assert.True(depths.ContainsKey(("tenant-a", "active")));
+        // tenant-c is configured but has no job on the queue: nothing to report, and nothing was read for it.
+        Assert.DoesNotContain(depths.Keys, k => k.Tenant == "tenant-c");
+    }
+
+    [Fact]
+    public async Task One_worker_per_queue_reports_depths_recounting_only_changed_tenants_and_another_takes_over_when_it_stops()
+    {
+        await using var db = await (await servers.RedisAsync()).CreateDatabaseAsync();
+        var queue = "report-" + Guid.NewGuid().ToString("N")[..8];
+        await using var host = await QueueHost.StartAsync(db, Tenants.Settings(), s => s
+            .AddQueue(queue, 1, o => o.CompletedKeepCount = 0)
+            .AddHandler("n", (_, ctx, _) => ctx.PayloadJson == "\"fail\"" ? throw new PermanentJobFailureException("no") : Task.CompletedTask),
+            // The host's own worker must not report in the middle: its first heartbeat is ten minutes away.
+            serverOptions: o => o.HeartbeatInterval = TimeSpan.FromMinutes(10));
+        var storage = host.Storage;
+        var lease = TimeSpan.FromMinutes(1);
+        await using var valkey = await db.ConnectAsync();
+        var tenantSet = storage.Keys(queue).Prefix + "tenants";
+
+        await Tenants.AsAsync(Tenants.A, () => host.Client.EnqueueAsync(queue, "n", "\"fail\""));
+        await Tenants.AsAsync(Tenants.B, () => host.Client.EnqueueAsync(queue, "n", "{}"));
+        await Wait.UntilAsync(async () => (await Tenants.AsAsync(Tenants.A, () => host.Admin.GetCountsAsync(queue))).Failed == 1
+            && (await Tenants.AsAsync(Tenants.B, () => host.Admin.GetCountsAsync(queue))).Waiting == 0, "A's job fails, B's job completes");
+
+        // A claim just taken: a full report. B's only job completed and was not kept, so B has nothing left.
+        var first = await storage.ReportAsync(queue, "worker-1", lease, false, []);
+        Assert.True(first!.Full);
+        Assert.Equal([("tenant-a", new JobCounts(0, 0, 0, 0, 1)), ("tenant-b", new JobCounts(0, 0, 0, 0, 0))], [.. first.Tenants.OrderBy(t => t.Tenant)]);
+        Assert.Equal(["tenant-a"], [.. (await valkey.GetDatabase().SetMembersAsync(tenantSet)).Select(v => (string)v!)]);
+
+        // Nothing changed since: nothing is recounted. Then only the tenant whose counts changed.
+        Assert.Equal((false, 0), (await storage.ReportAsync(queue, "worker-1", lease, false, [])) is { } quiet ? (quiet.Full, quiet.Tenants.Count) : (true, -1));
+        await Tenants.AsAsync(Tenants.C, () => host.Client.EnqueueAsync(queue, "n", "{}", new EnqueueOptions { Delay = TimeSpan.FromHours(1) }));
+        var changed = await storage.ReportAsync(queue, "worker-1", lease, false, []);
+        Assert.Equal([("tenant-c", new JobCounts(0, 0, 1, 0, 0))], changed!.Tenants);
+        Assert.Null(await storage.ReportAsync(queue, "worker-2", lease, false, []));
+
+        // worker-1 stops: it gives the claim up, and worker-2's next report is the queue's, in full.
+        Assert.Null(await storage.ReportAsync(queue, "worker-1", TimeSpan.Zero, false, []));
+        var takeover = await storage.ReportAsync(queue, "worker-2", lease, false, []);
+        Assert.Equal([("tenant-a", new JobCounts(0, 0, 0, 0, 1)), ("tenant-c", new JobCounts(0, 0, 1, 0, 0))], [.. takeover!.Tenants.OrderBy(t => t.Tenant)]);
+
+        // Jobs from before the tenant set existed are found through the configured tenants a worker passes at first.
+        await valkey.GetDatabase().KeyDeleteAsync(tenantSet);
+        Assert.Empty((await storage.ReportAsync(queue, "worker-2", lease, true, []))!.Tenants);
+        var seeded = await storage.ReportAsync(queue, "worker-2", lease, true, ["tenant-a", "tenant-b", "tenant-c"]);
+        Assert.Equal([("tenant-a", new JobCounts(0, 0, 0, 0, 1)), ("tenant-b", new JobCounts(0, 0, 0, 0, 0)), ("tenant-c", new JobCounts(0, 0, 1, 0, 0))], [.. seeded!.Tenants.OrderBy(t => t.Tenant)]);
+        Assert.Equal(["tenant-a", "tenant-c"], [.. (await valkey.GetDatabase().SetMembersAsync(tenantSet)).Select(v => (string)v!).Order()]);
     }
 }
 

@@ -2,6 +2,7 @@
 local action, t, id = ARGV[2], ARGV[3], ARGV[4]
 local k = jkey(t, id)
 if redis.call('EXISTS', k) == 0 then return 0 end
+changed(t)
 if action == 'retry' then
   if redis.call('LREM', tkey(t, 'failed'), 1, id) == 0 then return 0 end
   redis.call('HSET', k, 'st', 'wait', 'a', 0, 'sl', 0)

@@ -3,6 +3,7 @@
 local t, z = ARGV[2], tkey(ARGV[2], ARGV[3])
 local cutoff, limit = tonumber(ARGV[4]), tonumber(ARGV[5])
 local n = 0
+changed(t)
 while n < limit do
   local id = redis.call('LINDEX', z, -1)
   if not id then break end

@@ -28,6 +28,24 @@ local function note_waiting(t, pushed)
   end
 end
 
+-- Depth reporting (report.lua) without reading every tenant: every tenant with jobs on this queue is in its tenant
+-- set, and every script that changes a tenant's counts marks it changed, so a report recounts only those.
+local marked = {}
+local function changed(t)
+  if not marked[t] then
+    redis.call('SADD', P .. 'changed', t)
+    marked[t] = true
+  end
+end
+local noted = {}
+local function note_tenant(t)
+  if not noted[t] then
+    redis.call('SADD', P .. 'tenants', t)
+    noted[t] = true
+  end
+  changed(t)
+end
+
 -- Priority 0 waits in a list (FIFO); higher priorities in a sorted set that fetch drains first.
 -- New jobs join the back of the line; jobs coming back (retry due, stall, hand-back) the front.
 local function push_wait(t, id, pri, ws, front)
@@ -71,6 +89,7 @@ local function add_job(t, id, d, pri, due, now, seq, batch)
   -- Every job has 'd', so writing it only where it is absent is the duplicate check and the write in one call.
   -- State ('st'), attempts ('a'), stalls ('sl') and priority ('pr') start absent: waiting, 0, 0, 0.
   if redis.call('HSETNX', k, 'd', d) == 0 then return 0 end
+  note_tenant(t)
   local ws = nil
   if tonumber(pri) > 0 then
     -- Higher priority first, then FIFO; stays an exact integer below 2^53.

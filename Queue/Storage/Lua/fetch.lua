@@ -17,6 +17,7 @@ for _, m in ipairs(redis.call('ZRANGEBYSCORE', DELAYED, '-inf', now, 'LIMIT', 0,
   redis.call('ZREM', DELAYED, m)
   redis.call('ZREM', tkey(t, 'delayed'), id)
   local k = jkey(t, id)
+  changed(t)
   if redis.call('EXISTS', k) == 1 then
     redis.call('HSET', k, 'st', 'wait', 'du', '')
     requeue(t, id, true)
@@ -29,6 +30,7 @@ for _, expired in ipairs(redis.call('ZRANGEBYSCORE', LEASES, '-inf', now, 'LIMIT
     local k = jkey(t, id)
     -- Jobs of that fetch that finished meanwhile no longer carry its token.
     if redis.call('HGET', k, 'lt') == expired then
+      changed(t)
       redis.call('SREM', tkey(t, 'active'), id)
       local stalls = redis.call('HINCRBY', k, 'sl', 1)
       if stalls > maxStalls then
@@ -83,7 +85,10 @@ while #leased < max and ringLen > 0 and idle < ringLen do
         out[#out+1] = t; out[#out+1] = id; out[#out+1] = f[1]; out[#out+1] = att
       end
     end
-    if #got > 0 then redis.call('SADD', active, unpack(got)) end
+    if #got > 0 then
+      redis.call('SADD', active, unpack(got))
+      changed(t)
+    end
     if limit then limits[t] = limit - #got end
     if waiting(t) == 0 then
       -- LMOVE just put this tenant at the tail.

@@ -63,7 +63,10 @@ for i = 8, 7 + tokens do
   redis.call('DEL', lkey(ARGV[i]))
   redis.call('ZREM', LEASES, ARGV[i])
 end
-for t, ids in pairs(ended) do redis.call('SREM', tkey(t, 'active'), unpack(ids)) end
+for t, ids in pairs(ended) do
+  redis.call('SREM', tkey(t, 'active'), unpack(ids))
+  changed(t)
+end
 -- Running totals per tenant (never trimmed): operators derive throughput and failure rates from their deltas.
 for t, ids in pairs(doneC) do
   redis.call('LPUSH', tkey(t, 'completed'), unpack(ids))
