@@ -193,7 +193,8 @@ public static class PostgresBuilderExtensions
         builder.Eventing.Subscribe<ConnectionStringAvailableEvent>(database, async (_, cancellationToken) =>
             connectionString = await database.ConnectionStringExpression.GetValueAsync(cancellationToken));
         var healthCheck = $"{name}_check";
-        builder.Services.AddHealthChecks().AddNpgSql(_ => connectionString ?? throw new InvalidOperationException($"{name}'s connection string is not available yet."), name: healthCheck);
+        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(healthCheck, _ => new PostgresQueryHealthCheck(_ =>
+            Task.FromResult(connectionString ?? throw new InvalidOperationException($"{name}'s connection string is not available yet."))), null, null));
         return builder.AddResource(database)
             .WithIconName("Database")
             .WithHealthCheck(healthCheck);
@@ -279,14 +280,18 @@ internal static partial class SqlIdentifier
     private static partial System.Text.RegularExpressions.Regex Rule();
 }
 
-/// <summary>Healthy when the server answers <c>SELECT 1</c>.</summary>
+/// <summary>
+/// Healthy when the server answers <c>SELECT 1</c>. Unpooled: a pooled check would keep one idle server process per
+/// tenant database open for the AppHost's whole run (about 25 MB each) to save a local connect every few seconds.
+/// </summary>
 internal sealed class PostgresQueryHealthCheck(Func<CancellationToken, Task<string>> connectionString) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         try
         {
-            await using var connection = new NpgsqlConnection(await connectionString(cancellationToken));
+            var unpooled = new NpgsqlConnectionStringBuilder(await connectionString(cancellationToken)) { Pooling = false };
+            await using var connection = new NpgsqlConnection(unpooled.ConnectionString);
             await connection.OpenAsync(cancellationToken);
             await using var command = new NpgsqlCommand("SELECT 1", connection);
             await command.ExecuteScalarAsync(cancellationToken);

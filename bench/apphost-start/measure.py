@@ -51,6 +51,25 @@ def dcp_pids():
                 pass
     return out
 
+def kind_of(pid):
+    """What a process of the tree is, for the memory breakdown: a project (by its dll or `dotnet run --project`), a server, DCP..."""
+    try:
+        with open(f'/proc/{pid}/cmdline', 'rb') as f:
+            args = [a.decode(errors='replace') for a in f.read().split(b'\0') if a]
+    except OSError:
+        return 'gone'
+    if not args:
+        return 'other'
+    exe = os.path.basename(args[0])
+    if exe == 'dotnet':
+        if 'run' in args[1:3] and '--project' in args:
+            return 'dotnet run (host of ' + os.path.basename(os.path.dirname(args[args.index('--project') + 1])) + ')'
+        dll = next((a for a in args[1:] if a.endswith('.dll')), '')
+        return os.path.basename(dll)[:-4] if dll else 'dotnet (other)'
+    if exe in ('postgres', 'postmaster'):
+        return 'postgres'
+    return exe
+
 def healthy(url):
     try:
         with urllib.request.urlopen(url, timeout=2) as r:
@@ -88,6 +107,11 @@ def main():
         time.sleep(idle)
         pids = children_of([apphost.pid] + dcp_pids())
         rss = sum(rss_kb(p) for p in pids) / 1024
+        kinds = {}
+        for p in pids:
+            kind = kind_of(p)
+            count, kb = kinds.get(kind, (0, 0))
+            kinds[kind] = (count + 1, kb + rss_kb(p))
         stop = time.monotonic()
         apphost.send_signal(signal.SIGTERM)
         apphost.wait(90)
@@ -96,7 +120,8 @@ def main():
         left = [p for p in pids if os.path.exists(f'/proc/{p}') and rss_kb(p) > 0]
         print(json.dumps({'tenants': tenants, 'mode': mode, 'seconds_to_healthy': round(elapsed, 1) if not pending else None,
                           'idle_rss_mb': round(rss), 'processes': len(pids), 'seconds_to_stop': round(time.monotonic() - stop, 1),
-                          'left_running': len(left)}))
+                          'left_running': len(left),
+                          'rss_mb_by_kind': {k: {'processes': c, 'mb': round(kb / 1024)} for k, (c, kb) in sorted(kinds.items(), key=lambda kv: -kv[1][1])}}))
     finally:
         if apphost.poll() is None:
             apphost.kill()
