@@ -27,6 +27,36 @@ var settings = new BenchTenants([.. tenants, TenantId.Parse("flood"), TenantId.P
 var payload = JsonSerializer.Serialize(new { Kind = "bench", Data = new string('x', 170) });
 await using var valkey = await ValkeyMeter.ConnectAsync(url);
 
+// PHASES=footprint: what tenants leave in Valkey. T tenants each run JOBS jobs (default 10) on one queue with the
+// default retention, then the keys and memory they occupy once idle are measured against the empty server, per tenant.
+if (Environment.GetEnvironmentVariable("PHASES") is "footprint")
+{
+    var jobs = Env("JOBS", 10);
+    var queue = $"foot-{run}";
+    var (keysBefore, memoryBefore) = await valkey.FootprintAsync();
+    var done = new CountdownEvent(tenantCount * jobs);
+    await using (var host = await BenchHost.StartAsync(url, settings, (queue, concurrency, (_, _, _) =>
+    {
+        done.Signal();
+        return Task.CompletedTask;
+    })))
+    {
+        await EnqueueAllAsync(host.Client, queue, tenants, tenantCount * jobs, payload, chunk: jobs);
+        await Task.Run(() => done.Wait());
+        await host.WaitCompletedAsync(queue, tenants, tenantCount * jobs);
+    }
+    var (keysAfter, memoryAfter) = await valkey.FootprintAsync();
+    Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+    {
+        ["tenants"] = tenantCount,
+        ["completed_jobs_per_tenant"] = jobs,
+        ["keys_per_tenant"] = Math.Round((keysAfter - keysBefore) / (double)tenantCount, 1),
+        ["bytes_per_tenant"] = Math.Round((memoryAfter - memoryBefore) / (double)tenantCount),
+        ["bytes_per_kept_job"] = Math.Round((memoryAfter - memoryBefore) / (double)(tenantCount * jobs)),
+    }));
+    return;
+}
+
 // 0. Warm-up (not measured): JIT and connection setup out of the figures.
 {
     var queue = $"warm-{run}";
@@ -357,6 +387,16 @@ internal sealed class ValkeyMeter(StackExchange.Redis.ConnectionMultiplexer conn
             }
         }
         return new Sample(cpu, scriptCalls, commands, scriptUsec);
+    }
+
+    /// <summary>Keys in the current database and the server's used memory (bytes).</summary>
+    public async Task<(long Keys, long Memory)> FootprintAsync()
+    {
+        var db = connection.GetDatabase();
+        var keys = (long)await db.ExecuteAsync("DBSIZE");
+        var info = (string)(await db.ExecuteAsync("INFO", "memory"))!;
+        var used = info.Split("\r\n").First(l => l.StartsWith("used_memory:", StringComparison.Ordinal));
+        return (keys, long.Parse(used["used_memory:".Length..], CultureInfo.InvariantCulture));
     }
 
     public async ValueTask DisposeAsync() => await connection.DisposeAsync();

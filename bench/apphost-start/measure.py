@@ -4,7 +4,9 @@ every tenant database and SMTP healthy first), then reports the idle RSS of the 
 
 Usage: bench/apphost-start/measure.py TENANTS [cold|warm] [--idle SECONDS]
   cold: a fresh state directory (initdb, new AOF); warm: the state directory of the previous run with this many tenants.
-Prints one JSON line: tenants, mode, seconds_to_healthy, idle_rss_mb (AppHost, DCP, dashboard, services, servers), processes.
+Prints one JSON line: tenants, mode, seconds_to_healthy, idle_rss_mb (AppHost, DCP, dashboard, services, servers: the sum
+of their RSS), memory_used_mb (the fall in the machine's MemAvailable: shared pages once), processes, and RSS by kind of
+process. Gives up (exit 1) if the machine gets under 1 GB of available memory before everything is healthy.
 Build first: dotnet build Aspire.sln -c Release. Run with nothing else on ports 5090-5091, 5101.. and 15170.
 """
 import json, os, shutil, signal, subprocess, sys, time, urllib.request
@@ -70,6 +72,13 @@ def kind_of(pid):
         return 'postgres'
     return exe
 
+def mem_available_mb():
+    with open('/proc/meminfo') as f:
+        for line in f:
+            if line.startswith('MemAvailable:'):
+                return int(line.split()[1]) // 1024
+    return 0
+
 def healthy(url):
     try:
         with urllib.request.urlopen(url, timeout=2) as r:
@@ -94,6 +103,7 @@ def main():
     with open(os.path.join(repo, 'AppHost', 'Properties', 'launchSettings.json')) as f:
         profile = json.load(f)['profiles']['http']
     env = dict(os.environ, APPHOST_STATE_DIR=state, ASPNETCORE_URLS=profile['applicationUrl'], **profile['environmentVariables'])
+    available_before = mem_available_mb()
     start = time.monotonic()
     apphost = subprocess.Popen(['dotnet', os.path.join(repo, 'AppHost', 'bin', 'Release', 'net10.0', 'AppHost.dll'),
                                 '--AppHost:Tenants', tenants_file], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -102,11 +112,23 @@ def main():
         pending = set(urls)
         while pending and time.monotonic() - start < 600:
             pending = {u for u in pending if not healthy(u)}
+            if mem_available_mb() < 1000:
+                # Stop before the kernel's OOM killer picks a victim (it may not be one of ours).
+                apphost.kill()
+                for p in children_of(dcp_pids()):
+                    try:
+                        os.kill(p, signal.SIGKILL)
+                    except OSError:
+                        pass
+                sys.exit(f'aborted: under 1 GB of memory left with {len(pending)} of {len(urls)} services not healthy yet')
             time.sleep(0.25)
         elapsed = time.monotonic() - start
         time.sleep(idle)
         pids = children_of([apphost.pid] + dcp_pids())
         rss = sum(rss_kb(p) for p in pids) / 1024
+        # RSS counts pages shared between processes (the .NET framework's images, PostgreSQL's shared buffers) once per
+        # process; what the machine lost is the fall in MemAvailable.
+        used = available_before - mem_available_mb()
         kinds = {}
         for p in pids:
             kind = kind_of(p)
@@ -119,7 +141,7 @@ def main():
             time.sleep(0.5)
         left = [p for p in pids if os.path.exists(f'/proc/{p}') and rss_kb(p) > 0]
         print(json.dumps({'tenants': tenants, 'mode': mode, 'seconds_to_healthy': round(elapsed, 1) if not pending else None,
-                          'idle_rss_mb': round(rss), 'processes': len(pids), 'seconds_to_stop': round(time.monotonic() - stop, 1),
+                          'idle_rss_mb': round(rss), 'memory_used_mb': used, 'processes': len(pids), 'seconds_to_stop': round(time.monotonic() - stop, 1),
                           'left_running': len(left),
                           'rss_mb_by_kind': {k: {'processes': c, 'mb': round(kb / 1024)} for k, (c, kb) in sorted(kinds.items(), key=lambda kv: -kv[1][1])}}))
     finally:
