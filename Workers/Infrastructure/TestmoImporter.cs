@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Domain.Infrastructure;
 using Npgsql;
 using NpgsqlTypes;
@@ -8,7 +9,14 @@ namespace Workers.Infrastructure;
 public sealed record ImportProgress(long ImportId, int Percent, long BytesRead, long TotalBytes, long Cases, long Runs, long Results);
 
 /// <summary>The import ended without error; the counts are the rows written (or updated, for re-imported cases and runs).</summary>
-public sealed record ImportOutcome(long ProjectId, int Cases, int Runs, int Results, bool AlreadyCompleted = false);
+public sealed record ImportOutcome(long ProjectId, int Cases, int Runs, int Results, bool AlreadyCompleted = false)
+{
+    /// <summary>Wall-clock time of each phase of the import, in the order they ran (for benchmarks and logs).</summary>
+    public IReadOnlyList<ImportPhase> Phases { get; init; } = [];
+}
+
+/// <summary>Wall-clock time one phase of an import took; phases that overlap others say so in their name.</summary>
+public readonly record struct ImportPhase(string Name, TimeSpan Elapsed);
 
 /// <summary>
 /// Imports the stored upload of one <c>imports</c> row (a Testmo export, see <see cref="TestmoExportReader"/>)
@@ -60,10 +68,12 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
         await using var main = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await main.BeginTransactionAsync(cancellationToken);
         ImportOutcome outcome;
+        var clock = new PhaseClock();
         try
         {
-            outcome = await ImportAsync(main, transaction, side, importId, row, oid, onProgress, cancellationToken);
+            outcome = await ImportAsync(main, transaction, side, importId, row, oid, onProgress, clock, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
+            clock.Lap("commit");
         }
         catch (TestmoFormatException e)
         {
@@ -91,11 +101,11 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
             throw;
         }
         await onProgress(new ImportProgress(importId, 100, row.SizeBytes, row.SizeBytes, outcome.Cases, outcome.Runs, outcome.Results));
-        return outcome;
+        return outcome with { Phases = clock.Phases };
     }
 
     private async Task<ImportOutcome> ImportAsync(NpgsqlConnection main, NpgsqlTransaction transaction, NpgsqlConnection side, long importId, ImportRow row, uint oid,
-        Func<ImportProgress, Task> onProgress, CancellationToken cancellationToken)
+        Func<ImportProgress, Task> onProgress, PhaseClock clock, CancellationToken cancellationToken)
     {
         await ExecuteAsync(main, transaction, """
             CREATE TEMP TABLE testmo_cases (ord bigint, byte_offset bigint, line bigint, ext_id bigint, title text, description text) ON COMMIT DROP;
@@ -106,15 +116,18 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
 
         long cases = 0, runs = 0, results = 0;
         var lastPercent = 0;
-        await using (var upload = LargeObjects.OpenRead(side, oid, row.SizeBytes))
+        clock.Lap("start");
+        await using (var upload = new TimedStream(LargeObjects.OpenRead(side, oid, row.SizeBytes)))
         {
             var reader = new TestmoExportReader(upload, readBufferSize);
+            long copying = 0, reporting = 0;
             var staging = new Staging(main);
             var batch = new List<TestmoRecord>();
             try
             {
                 while (await reader.ReadAsync(batch, cancellationToken))
                 {
+                    var copyStart = Stopwatch.GetTimestamp();
                     foreach (var record in batch)
                     {
                         await staging.WriteAsync(record, cancellationToken);
@@ -132,26 +145,39 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
                         }
                     }
                     batch.Clear();
+                    copying += Stopwatch.GetTimestamp() - copyStart;
                     // Reading is most of the work; the last percent is left for the set-based inserts and the commit.
                     var percent = (int)Math.Min(99, reader.BytesRead * 100 / Math.Max(1, row.SizeBytes));
                     if (percent > lastPercent)
                     {
                         lastPercent = percent;
+                        var reportStart = Stopwatch.GetTimestamp();
                         await ReportAsync(side, new ImportProgress(importId, percent, reader.BytesRead, row.SizeBytes, cases, runs, results), onProgress, cancellationToken);
+                        reporting += Stopwatch.GetTimestamp() - reportStart;
                     }
                 }
+                var completeStart = Stopwatch.GetTimestamp();
                 await staging.CompleteAsync(cancellationToken);
+                copying += Stopwatch.GetTimestamp() - completeStart;
             }
             finally
             {
                 await staging.DisposeAsync();
             }
+            // The loop interleaves the three: reading the upload, parsing it, and the COPY's writes (server included).
+            var loop = clock.Lap(null);
+            clock.Add("read", upload.Elapsed);
+            clock.Add("copy", Stopwatch.GetElapsedTime(0, copying));
+            clock.Add("progress", Stopwatch.GetElapsedTime(0, reporting));
+            clock.Add("parse", loop - upload.Elapsed - Stopwatch.GetElapsedTime(0, copying) - Stopwatch.GetElapsedTime(0, reporting));
         }
 
         // Temporary tables are never auto-analysed: without statistics the planner joins millions of rows by index probes.
         await ExecuteAsync(main, transaction, "ANALYZE testmo_cases; ANALYZE testmo_runs; ANALYZE testmo_results", cancellationToken);
+        clock.Lap("analyze");
         var projectId = row.ProjectId ?? await CreateProjectAsync(main, transaction, row.FileName, cancellationToken);
         await CheckAsync(main, transaction, projectId, cancellationToken);
+        clock.Lap("check");
         var now = time.GetUtcNow();
         // Upsert by external_ref, keeping Testmo id -> our id for the results (cases and runs imported earlier too).
         var insertedCases = await ExecuteAsync(main, transaction, $"""
@@ -164,6 +190,7 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
                 RETURNING id, external_ref)
             INSERT INTO testmo_case_ids SELECT substring(external_ref FROM {ExternalRefPrefix.Length + 1})::bigint, id FROM upserted
             """, cancellationToken, ("project", projectId), ("now", now));
+        clock.Lap("insert_cases");
         var insertedRuns = await ExecuteAsync(main, transaction, $"""
             CREATE TEMP TABLE testmo_run_ids (ext_id bigint PRIMARY KEY, id bigint NOT NULL) ON COMMIT DROP;
             WITH upserted AS (
@@ -174,6 +201,7 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
                 RETURNING id, external_ref)
             INSERT INTO testmo_run_ids SELECT substring(external_ref FROM {ExternalRefPrefix.Length + 1})::bigint, id FROM upserted
             """, cancellationToken, ("project", projectId), ("now", now));
+        clock.Lap("insert_runs");
         await ExecuteAsync(main, transaction, $$"""
             INSERT INTO testmo_case_ids
             SELECT substring(external_ref FROM {{ExternalRefPrefix.Length + 1}})::bigint, id FROM test_cases
@@ -185,6 +213,7 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
             ON CONFLICT (ext_id) DO NOTHING;
             ANALYZE testmo_case_ids; ANALYZE testmo_run_ids;
             """, cancellationToken, ("project", projectId));
+        clock.Lap("id_maps");
         // Sorted by case: the (case_id, executed_at) index and the foreign-key probes then walk their pages in order
         // instead of jumping around an index larger than shared_buffers.
         var insertedResults = await ExecuteAsync(main, transaction, """
@@ -195,6 +224,7 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
             JOIN testmo_run_ids u ON u.ext_id = r.run_ext
             ORDER BY c.id
             """, cancellationToken, ("now", now));
+        clock.Lap("insert_results");
 
         await ExecuteAsync(main, transaction, """
             UPDATE imports SET status = 'Completed', progress = 100, error = NULL, finished_at = @now, upload_oid = NULL, project_id = @project,
@@ -204,6 +234,7 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
             ("results", insertedResults), ("id", importId));
         // In the import's transaction: the upload disappears exactly when its data has arrived.
         await ExecuteAsync(main, transaction, "SELECT lo_unlink(@oid)", cancellationToken, ("oid", oid));
+        clock.Lap("finish");
         return new ImportOutcome(projectId, insertedCases, insertedRuns, insertedResults);
     }
 
@@ -398,5 +429,93 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
                 _copy = null;
             }
         }
+    }
+}
+
+/// <summary>Wall-clock laps of an import's phases; a phase measured several times is summed.</summary>
+internal sealed class PhaseClock
+{
+    private readonly List<ImportPhase> _phases = [];
+    private long _lap = Stopwatch.GetTimestamp();
+
+    public IReadOnlyList<ImportPhase> Phases => _phases;
+
+    /// <summary>Ends the current lap, adding it to <paramref name="name"/> (when given); returns its length.</summary>
+    public TimeSpan Lap(string? name)
+    {
+        var now = Stopwatch.GetTimestamp();
+        var elapsed = Stopwatch.GetElapsedTime(_lap, now);
+        _lap = now;
+        if (name is not null)
+        {
+            Add(name, elapsed);
+        }
+        return elapsed;
+    }
+
+    public void Add(string name, TimeSpan elapsed)
+    {
+        var i = _phases.FindIndex(p => p.Name == name);
+        if (i < 0)
+        {
+            _phases.Add(new ImportPhase(name, elapsed));
+        }
+        else
+        {
+            _phases[i] = _phases[i] with { Elapsed = _phases[i].Elapsed + elapsed };
+        }
+    }
+}
+
+/// <summary>A read-only stream that adds up the time its reads take.</summary>
+internal sealed class TimedStream(Stream inner) : Stream
+{
+    private long _ticks;
+
+    public TimeSpan Elapsed => Stopwatch.GetElapsedTime(0, _ticks);
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => inner.Length;
+
+    public override long Position
+    {
+        get => inner.Position;
+        set => throw new NotSupportedException();
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var read = await inner.ReadAsync(buffer, cancellationToken);
+        _ticks += Stopwatch.GetTimestamp() - start;
+        return read;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count).GetAwaiter().GetResult();
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            inner.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await inner.DisposeAsync();
+        await base.DisposeAsync();
     }
 }
