@@ -69,6 +69,7 @@ try
         ["cases"] = outcome.Cases,
         ["runs"] = outcome.Runs,
         ["results"] = outcome.Results,
+        ["set_based_reference_checks"] = outcome.SetBasedReferenceChecks,
     };
     // Where the import's time went, phase by phase (TestmoImporter's own clock), as phase_<name>_s.
     foreach (var phase in outcome.Phases)
