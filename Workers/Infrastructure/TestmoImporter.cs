@@ -122,8 +122,12 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
             """, cancellationToken);
 
         var lastPercent = 0;
+        long stagedResults;
         clock.Lap("start");
-        await using (var upload = new TimedStream(LargeObjects.OpenRead(side, oid, row.SizeBytes)))
+        // The upload is read ahead on the side connection, so fetching the next chunk overlaps parsing this one; the
+        // progress writes take their turn on it through the gate.
+        using var sideGate = new SemaphoreSlim(1, 1);
+        await using (var upload = new TimedStream(LargeObjects.OpenReadAhead(side, sideGate, oid, row.SizeBytes)))
         await using (var staging = new Staging(main))
         {
             var reader = new TestmoExportReader(upload, readBufferSize);
@@ -139,7 +143,7 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
                 {
                     lastPercent = percent;
                     var reportStart = Stopwatch.GetTimestamp();
-                    await ReportAsync(side, new ImportProgress(importId, percent, reader.BytesRead, row.SizeBytes, staging.Cases, staging.Runs, staging.Results),
+                    await ReportAsync(side, sideGate, new ImportProgress(importId, percent, reader.BytesRead, row.SizeBytes, staging.Cases, staging.Runs, staging.Results),
                         onProgress, cancellationToken);
                     reporting += Stopwatch.GetTimestamp() - reportStart;
                 }
@@ -147,9 +151,10 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
             var completeStart = Stopwatch.GetTimestamp();
             await staging.CompleteAsync(cancellationToken);
             copying += Stopwatch.GetTimestamp() - completeStart;
+            stagedResults = staging.Results;
             // The loop interleaves the three: reading the upload, parsing it, and the COPY's writes (server included).
             var loop = clock.Lap(null);
-            clock.Add("read", upload.Elapsed);
+            clock.Add("read_wait", upload.Elapsed);
             clock.Add("copy", Stopwatch.GetElapsedTime(0, copying));
             clock.Add("progress", Stopwatch.GetElapsedTime(0, reporting));
             clock.Add("parse", loop - upload.Elapsed - Stopwatch.GetElapsedTime(0, copying) - Stopwatch.GetElapsedTime(0, reporting));
@@ -159,7 +164,7 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
         await ExecuteAsync(main, transaction, "ANALYZE testmo_cases; ANALYZE testmo_runs; ANALYZE testmo_results", cancellationToken);
         clock.Lap("analyze");
         var projectId = row.ProjectId ?? await CreateProjectAsync(main, transaction, row.FileName, cancellationToken);
-        await CheckAsync(main, transaction, projectId, cancellationToken);
+        await CheckDuplicatesAsync(main, transaction, projectId, cancellationToken);
         clock.Lap("check");
         var now = time.GetUtcNow();
         // Upsert by external_ref, keeping Testmo id -> our id for the results (cases and runs imported earlier too).
@@ -221,6 +226,11 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
             {(setBased ? "SET LOCAL session_replication_role = origin;" : "")}
             """, cancellationToken, ("now", now));
         clock.Lap("insert_results");
+        // The joins above are the check that every result names a case and a run the file or the project has.
+        if (insertedResults != stagedResults)
+        {
+            throw await UnknownReferenceAsync(main, transaction, cancellationToken);
+        }
 
         await ExecuteAsync(main, transaction, """
             UPDATE imports SET status = 'Completed', progress = 100, error = NULL, finished_at = @now, upload_oid = NULL, project_id = @project,
@@ -283,17 +293,31 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
         }
     }
 
-    private static async Task ReportAsync(NpgsqlConnection side, ImportProgress progress, Func<ImportProgress, Task> onProgress, CancellationToken cancellationToken)
+    private static async Task ReportAsync(NpgsqlConnection side, SemaphoreSlim sideGate, ImportProgress progress, Func<ImportProgress, Task> onProgress,
+        CancellationToken cancellationToken)
     {
-        await ExecuteAsync(side, null, """
-            UPDATE imports SET progress = @progress, cases_imported = @cases, runs_imported = @runs, results_imported = @results WHERE id = @id
-            """, cancellationToken, ("progress", progress.Percent), ("cases", (int)Math.Min(int.MaxValue, progress.Cases)),
-            ("runs", (int)Math.Min(int.MaxValue, progress.Runs)), ("results", (int)Math.Min(int.MaxValue, progress.Results)), ("id", progress.ImportId));
+        await sideGate.WaitAsync(cancellationToken);
+        try
+        {
+            // Progress is a hint, not data: its commits need not wait for the WAL to reach the disk (a crash loses at
+            // most the last few percent of a row the retry resets anyway).
+            await ExecuteAsync(side, null, """
+                BEGIN;
+                SET LOCAL synchronous_commit = off;
+                UPDATE imports SET progress = @progress, cases_imported = @cases, runs_imported = @runs, results_imported = @results WHERE id = @id;
+                COMMIT;
+                """, cancellationToken, ("progress", progress.Percent), ("cases", (int)Math.Min(int.MaxValue, progress.Cases)),
+                ("runs", (int)Math.Min(int.MaxValue, progress.Runs)), ("results", (int)Math.Min(int.MaxValue, progress.Results)), ("id", progress.ImportId));
+        }
+        finally
+        {
+            sideGate.Release();
+        }
         await onProgress(progress);
     }
 
-    /// <summary>The faults only the whole file shows: repeated ids and results naming a case or run nobody has.</summary>
-    private static async Task CheckAsync(NpgsqlConnection main, NpgsqlTransaction transaction, long projectId, CancellationToken cancellationToken)
+    /// <summary>The faults only the whole file shows and the upserts cannot take: a case or run id given twice.</summary>
+    private static async Task CheckDuplicatesAsync(NpgsqlConnection main, NpgsqlTransaction transaction, long projectId, CancellationToken cancellationToken)
     {
         foreach (var (table, name) in new[] { ("testmo_cases", "cases"), ("testmo_runs", "runs") })
         {
@@ -303,15 +327,29 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
                 WHERE n = 2 ORDER BY ord LIMIT 1
                 """, projectId, (ord, id) => ($"{name}[{ord}].id", $"id {id} appears more than once in {name}."), cancellationToken);
         }
-        foreach (var (column, table, target, what) in new[] { ("case_ext", "testmo_cases", "test_cases", "case"), ("run_ext", "testmo_runs", "test_runs", "run") })
+    }
+
+    /// <summary>
+    /// Called when fewer results went in than the file holds: the insert's joins left out the ones naming a case or
+    /// run that neither the file nor the project has. Throws for the first of them in the file.
+    /// </summary>
+    private static async Task<TestmoFormatException> UnknownReferenceAsync(NpgsqlConnection main, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("""
+            SELECT r.ord, r.byte_offset, r.line, r.case_ext, r.run_ext, c.ext_id IS NULL FROM testmo_results r
+            LEFT JOIN testmo_case_ids c ON c.ext_id = r.case_ext
+            LEFT JOIN testmo_run_ids u ON u.ext_id = r.run_ext
+            WHERE c.ext_id IS NULL OR u.ext_id IS NULL
+            ORDER BY r.ord LIMIT 1
+            """, main, transaction);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
         {
-            await FailIfAnyAsync(main, transaction, $"""
-                SELECT r.ord, r.byte_offset, r.line, r.{column} FROM testmo_results r
-                WHERE NOT EXISTS (SELECT 1 FROM {table} s WHERE s.ext_id = r.{column})
-                  AND NOT EXISTS (SELECT 1 FROM {target} t WHERE t.project_id = @project AND t.external_ref = '{ExternalRefPrefix}' || r.{column})
-                ORDER BY r.ord LIMIT 1
-                """, projectId, (ord, id) => ($"results[{ord}].{what}_id", $"{what} {id} is neither in the file's {what}s nor already imported into the project."), cancellationToken);
+            throw new InvalidOperationException("Fewer results were inserted than the file holds, yet every one names a known case and run.");
         }
+        var (what, id) = reader.GetBoolean(5) ? ("case", reader.GetInt64(3)) : ("run", reader.GetInt64(4));
+        return TestmoFormatException.At(reader.GetInt64(1), reader.GetInt64(2), $"results[{reader.GetInt64(0)}].{what}_id",
+            $"{what} {id} is neither in the file's {what}s nor already imported into the project.");
     }
 
     private static async Task FailIfAnyAsync(NpgsqlConnection main, NpgsqlTransaction transaction, string sql, long projectId,
