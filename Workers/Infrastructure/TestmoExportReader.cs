@@ -759,9 +759,12 @@ public sealed class TestmoExportReader(Stream stream, int bufferSize = TestmoExp
     }
 
     /// <summary>For tests: the whole text through the reader with the given buffer size, as records.</summary>
-    internal static async Task<List<TestmoRecord>> ReadAllAsync(string json, int bufferSize)
+    internal static Task<List<TestmoRecord>> ReadAllAsync(string json, int bufferSize) => ReadAllAsync(Encoding.UTF8.GetBytes(json), bufferSize);
+
+    /// <summary>For tests: the whole file through the reader with the given buffer size, as records.</summary>
+    internal static async Task<List<TestmoRecord>> ReadAllAsync(byte[] utf8, int bufferSize)
     {
-        using var stream = new MemoryStream(Encoding.UTF8.GetBytes(json));
+        using var stream = new MemoryStream(utf8);
         var reader = new TestmoExportReader(stream, bufferSize);
         var records = new RecordSink();
         while (await reader.ReadAsync(records, CancellationToken.None))
