@@ -132,49 +132,62 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
         {
             var reader = new TestmoExportReader(upload, readBufferSize);
             long copying = 0, reporting = 0;
-            while (await reader.ReadAsync(staging, cancellationToken))
+            // Progress is written in the background, one report at a time: a percent reached while the previous
+            // report is still being written is left to the next one (with newer counts), so the read never waits.
+            var reporter = Task.CompletedTask;
+            try
             {
-                var copyStart = Stopwatch.GetTimestamp();
-                await staging.FlushAsync(cancellationToken);
-                copying += Stopwatch.GetTimestamp() - copyStart;
-                // Reading is most of the work; the last percent is left for the set-based inserts and the commit.
-                var percent = (int)Math.Min(99, reader.BytesRead * 100 / Math.Max(1, row.SizeBytes));
-                if (percent > lastPercent)
+                while (await reader.ReadAsync(staging, cancellationToken))
                 {
-                    lastPercent = percent;
-                    var reportStart = Stopwatch.GetTimestamp();
-                    await ReportAsync(side, sideGate, new ImportProgress(importId, percent, reader.BytesRead, row.SizeBytes, staging.Cases, staging.Runs, staging.Results),
-                        onProgress, cancellationToken);
-                    reporting += Stopwatch.GetTimestamp() - reportStart;
+                    var copyStart = Stopwatch.GetTimestamp();
+                    await staging.FlushAsync(cancellationToken);
+                    copying += Stopwatch.GetTimestamp() - copyStart;
+                    // Reading is most of the work; the last percent is left for the set-based inserts and the commit.
+                    var percent = (int)Math.Min(99, reader.BytesRead * 100 / Math.Max(1, row.SizeBytes));
+                    if (percent > lastPercent && reporter.IsCompleted)
+                    {
+                        await reporter;
+                        lastPercent = percent;
+                        reporter = ReportAsync(side, sideGate, new ImportProgress(importId, percent, reader.BytesRead, row.SizeBytes, staging.Cases, staging.Runs, staging.Results),
+                            onProgress, cancellationToken);
+                    }
                 }
+                var reportStart = Stopwatch.GetTimestamp();
+                await reporter;
+                reporting += Stopwatch.GetTimestamp() - reportStart;
+                var completeStart = Stopwatch.GetTimestamp();
+                await staging.CompleteAsync(cancellationToken);
+                copying += Stopwatch.GetTimestamp() - completeStart;
             }
-            var completeStart = Stopwatch.GetTimestamp();
-            await staging.CompleteAsync(cancellationToken);
-            copying += Stopwatch.GetTimestamp() - completeStart;
+            finally
+            {
+                // On a fault, the report under way has to be done before the side connection marks the row.
+                await reporter.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
             stagedResults = staging.Results;
             // The loop interleaves the three: reading the upload, parsing it, and the COPY's writes (server included).
             var loop = clock.Lap(null);
             clock.Add("read_wait", upload.Elapsed);
             clock.Add("copy", Stopwatch.GetElapsedTime(0, copying));
-            clock.Add("progress", Stopwatch.GetElapsedTime(0, reporting));
+            clock.Add("progress_wait", Stopwatch.GetElapsedTime(0, reporting));
             clock.Add("parse", loop - upload.Elapsed - Stopwatch.GetElapsedTime(0, copying) - Stopwatch.GetElapsedTime(0, reporting));
         }
 
-        // Temporary tables are never auto-analysed: without statistics the planner joins millions of rows by index probes.
-        await ExecuteAsync(main, transaction, "ANALYZE testmo_cases; ANALYZE testmo_runs; ANALYZE testmo_results", cancellationToken);
-        clock.Lap("analyze");
         var projectId = row.ProjectId ?? await CreateProjectAsync(main, transaction, row.FileName, cancellationToken);
+        // A project this import creates has no cases or runs yet: plain inserts, and none imported earlier to look up.
+        var newProject = row.ProjectId is null;
         await CheckDuplicatesAsync(main, transaction, projectId, cancellationToken);
         clock.Lap("check");
         var now = time.GetUtcNow();
         // Upsert by external_ref, keeping Testmo id -> our id for the results (cases and runs imported earlier too).
+        var upsertCases = newProject ? "" : "ON CONFLICT (project_id, external_ref) WHERE external_ref IS NOT NULL DO UPDATE SET title = EXCLUDED.title, description = EXCLUDED.description";
+        var upsertRuns = newProject ? "" : "ON CONFLICT (project_id, external_ref) WHERE external_ref IS NOT NULL DO UPDATE SET name = EXCLUDED.name";
         var insertedCases = await ExecuteAsync(main, transaction, $"""
             CREATE TEMP TABLE testmo_case_ids (ext_id bigint PRIMARY KEY, id bigint NOT NULL, earlier boolean NOT NULL DEFAULT false) ON COMMIT DROP;
             WITH upserted AS (
                 INSERT INTO test_cases (project_id, title, description, external_ref, created_at)
                 SELECT @project, left(title, {TitleLength}), description, '{ExternalRefPrefix}' || ext_id, @now FROM testmo_cases ORDER BY ord
-                ON CONFLICT (project_id, external_ref) WHERE external_ref IS NOT NULL
-                DO UPDATE SET title = EXCLUDED.title, description = EXCLUDED.description
+                {upsertCases}
                 RETURNING id, external_ref)
             INSERT INTO testmo_case_ids SELECT substring(external_ref FROM {ExternalRefPrefix.Length + 1})::bigint, id FROM upserted
             """, cancellationToken, ("project", projectId), ("now", now));
@@ -184,15 +197,14 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
             WITH upserted AS (
                 INSERT INTO test_runs (project_id, name, external_ref, created_at)
                 SELECT @project, left(name, {RunNameLength}), '{ExternalRefPrefix}' || ext_id, coalesce(created_at, @now) FROM testmo_runs ORDER BY ord
-                ON CONFLICT (project_id, external_ref) WHERE external_ref IS NOT NULL
-                DO UPDATE SET name = EXCLUDED.name
+                {upsertRuns}
                 RETURNING id, external_ref)
             INSERT INTO testmo_run_ids SELECT substring(external_ref FROM {ExternalRefPrefix.Length + 1})::bigint, id FROM upserted
             """, cancellationToken, ("project", projectId), ("now", now));
         clock.Lap("insert_runs");
         // Cases and runs imported earlier, not in this file, that results may name: "earlier" marks the rows this
         // transaction has not written itself (and so holds no lock on).
-        var earlier = await ExecuteAsync(main, transaction, $$"""
+        var earlier = newProject ? 0 : await ExecuteAsync(main, transaction, $$"""
             INSERT INTO testmo_case_ids
             SELECT substring(external_ref FROM {{ExternalRefPrefix.Length + 1}})::bigint, id, true FROM test_cases
             WHERE project_id = @project AND external_ref ~ '^{{ExternalRefPrefix}}[0-9]{1,18}$'
@@ -201,8 +213,10 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
             SELECT substring(external_ref FROM {{ExternalRefPrefix.Length + 1}})::bigint, id, true FROM test_runs
             WHERE project_id = @project AND external_ref ~ '^{{ExternalRefPrefix}}[0-9]{1,18}$'
             ON CONFLICT (ext_id) DO NOTHING;
-            ANALYZE testmo_case_ids; ANALYZE testmo_run_ids;
             """, cancellationToken, ("project", projectId));
+        // Temporary tables are never auto-analysed: without statistics on the id maps the planner joins millions of
+        // results by index probes. The results' own statistics are not needed (their size is known from their pages).
+        await ExecuteAsync(main, transaction, "ANALYZE testmo_case_ids; ANALYZE testmo_run_ids", cancellationToken);
         clock.Lap("id_maps");
         var setBased = await CanCheckReferencesSetBasedAsync(main, transaction, cancellationToken);
         if (setBased)
