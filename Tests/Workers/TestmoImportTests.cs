@@ -92,7 +92,10 @@ public sealed class TestmoImportTests(TestServers servers)
         "results[1].status: unknown status 'pass'", 169)]
     [InlineData("""{"cases": [{"id": 1, "name": "a"}], "runs": [{"id": 2, "name": "r"}], "results": [{"case_id": 1, "run_id": 2, "status": "passed"}, {"case_id": 7, "run_id": 2, "status": "passed"}]}""",
         "results[1].case_id: case 7 is neither in the file's cases", 131)]
+    [InlineData("""{"cases": [{"id": 1, "name": "a"}], "runs": [{"id": 2, "name": "r"}], "results": [{"case_id": 1, "run_id": 2, "status": "passed"}, {"case_id": 1, "run_id": 99, "status": "passed"}]}""",
+        "results[1].run_id: run 99 is neither in the file's runs", 131)]
     [InlineData("""{"cases": [{"id": 1, "name": "a"}, {"name": "b"}]}""", "cases[1].id: is required but missing", null)]
+    [InlineData("""{"cases": [{"id": 1, "name": "a\u0000b"}]}""", "cases[0].name: contains a NUL character", 29)]
     [InlineData("{\"cases\": [{\"id\": 1, \"name\": \"a\"},\n {\"id\": 2, \"name\": \"b\"},\n {\"id\": 3 \"name\": \"c\"}]}", "(line 3)", null)]
     [InlineData("""{"cases": [{"id": 1, "name": "a"}], "runs": [""", "the file ends before the JSON is complete", null)]
     public async Task A_malformed_export_fails_the_job_naming_the_fault_and_leaves_nothing_behind(string export, string expected, int? offset)
@@ -189,6 +192,17 @@ public sealed class TestmoImportTests(TestServers servers)
         }
     }
 
+    [Fact]
+    public async Task Text_that_is_not_valid_UTF8_is_a_fault_naming_its_field()
+    {
+        var export = Encoding.UTF8.GetBytes("""{"cases": [{"id": 1, "name": "a", "description": "bad: X"}]}""");
+        export[Array.IndexOf(export, (byte)'X')] = 0xFF;
+
+        var fault = await Assert.ThrowsAsync<TestmoFormatException>(() => TestmoExportReader.ReadAllAsync(export, 16));
+
+        Assert.Contains("cases[0].description", fault.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>A Testmo-like export; one element per line, results cycling through every status.</summary>
     internal static string GenerateExport(int cases, int runs, int results)
     {
@@ -212,9 +226,12 @@ public sealed class TestmoImportTests(TestServers servers)
         return text.Append("  ]\n}\n").ToString();
     }
 
-    private static async Task<long> UploadAsync(WorkerHarness workers, string export, string fileName, long? projectId)
+    private static Task<long> UploadAsync(WorkerHarness workers, string export, string fileName, long? projectId) =>
+        UploadAsync(workers.DataSource, export, fileName, projectId);
+
+    internal static async Task<long> UploadAsync(NpgsqlDataSource dataSource, string export, string fileName, long? projectId)
     {
-        await using var connection = await workers.DataSource.OpenConnectionAsync();
+        await using var connection = await dataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
         var (oid, size) = await LargeObjects.WriteAsync(connection, transaction, new MemoryStream(Encoding.UTF8.GetBytes(export)), long.MaxValue, CancellationToken.None);
         await using var insert = new NpgsqlCommand("""

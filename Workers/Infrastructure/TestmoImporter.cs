@@ -1,4 +1,9 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Text;
 using Domain.Infrastructure;
+using Domain.Model;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -8,7 +13,17 @@ namespace Workers.Infrastructure;
 public sealed record ImportProgress(long ImportId, int Percent, long BytesRead, long TotalBytes, long Cases, long Runs, long Results);
 
 /// <summary>The import ended without error; the counts are the rows written (or updated, for re-imported cases and runs).</summary>
-public sealed record ImportOutcome(long ProjectId, int Cases, int Runs, int Results, bool AlreadyCompleted = false);
+public sealed record ImportOutcome(long ProjectId, int Cases, int Runs, int Results, bool AlreadyCompleted = false)
+{
+    /// <summary>Whether the results' references were made sure of set-based instead of by per-row foreign-key triggers.</summary>
+    public bool SetBasedReferenceChecks { get; init; }
+
+    /// <summary>Wall-clock time of each phase of the import, in the order they ran (for benchmarks and logs).</summary>
+    public IReadOnlyList<ImportPhase> Phases { get; init; } = [];
+}
+
+/// <summary>Wall-clock time one phase of an import took; phases that overlap others say so in their name.</summary>
+public readonly record struct ImportPhase(string Name, TimeSpan Elapsed);
 
 /// <summary>
 /// Imports the stored upload of one <c>imports</c> row (a Testmo export, see <see cref="TestmoExportReader"/>)
@@ -60,10 +75,12 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
         await using var main = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await main.BeginTransactionAsync(cancellationToken);
         ImportOutcome outcome;
+        var clock = new PhaseClock();
         try
         {
-            outcome = await ImportAsync(main, transaction, side, importId, row, oid, onProgress, cancellationToken);
+            outcome = await ImportAsync(main, transaction, side, importId, row, oid, onProgress, clock, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
+            clock.Lap("commit");
         }
         catch (TestmoFormatException e)
         {
@@ -91,11 +108,11 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
             throw;
         }
         await onProgress(new ImportProgress(importId, 100, row.SizeBytes, row.SizeBytes, outcome.Cases, outcome.Runs, outcome.Results));
-        return outcome;
+        return outcome with { Phases = clock.Phases };
     }
 
     private async Task<ImportOutcome> ImportAsync(NpgsqlConnection main, NpgsqlTransaction transaction, NpgsqlConnection side, long importId, ImportRow row, uint oid,
-        Func<ImportProgress, Task> onProgress, CancellationToken cancellationToken)
+        Func<ImportProgress, Task> onProgress, PhaseClock clock, CancellationToken cancellationToken)
     {
         await ExecuteAsync(main, transaction, """
             CREATE TEMP TABLE testmo_cases (ord bigint, byte_offset bigint, line bigint, ext_id bigint, title text, description text) ON COMMIT DROP;
@@ -104,97 +121,130 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
                                               elapsed_ms bigint, comment text, executed_at timestamptz) ON COMMIT DROP;
             """, cancellationToken);
 
-        long cases = 0, runs = 0, results = 0;
         var lastPercent = 0;
-        await using (var upload = LargeObjects.OpenRead(side, oid, row.SizeBytes))
+        long stagedResults;
+        clock.Lap("start");
+        // The upload is read ahead on the side connection, so fetching the next chunk overlaps parsing this one; the
+        // progress writes take their turn on it through the gate.
+        using var sideGate = new SemaphoreSlim(1, 1);
+        await using (var upload = new TimedStream(LargeObjects.OpenReadAhead(side, sideGate, oid, row.SizeBytes)))
+        await using (var staging = new Staging(main))
         {
             var reader = new TestmoExportReader(upload, readBufferSize);
-            var staging = new Staging(main);
-            var batch = new List<TestmoRecord>();
+            long copying = 0, reporting = 0;
+            // Progress is written in the background, one report at a time: a percent reached while the previous
+            // report is still being written is left to the next one (with newer counts), so the read never waits.
+            var reporter = Task.CompletedTask;
             try
             {
-                while (await reader.ReadAsync(batch, cancellationToken))
+                while (await reader.ReadAsync(staging, cancellationToken))
                 {
-                    foreach (var record in batch)
-                    {
-                        await staging.WriteAsync(record, cancellationToken);
-                        if (record is TestmoCase)
-                        {
-                            cases++;
-                        }
-                        else if (record is TestmoRun)
-                        {
-                            runs++;
-                        }
-                        else
-                        {
-                            results++;
-                        }
-                    }
-                    batch.Clear();
+                    var copyStart = Stopwatch.GetTimestamp();
+                    await staging.FlushAsync(cancellationToken);
+                    copying += Stopwatch.GetTimestamp() - copyStart;
                     // Reading is most of the work; the last percent is left for the set-based inserts and the commit.
                     var percent = (int)Math.Min(99, reader.BytesRead * 100 / Math.Max(1, row.SizeBytes));
-                    if (percent > lastPercent)
+                    if (percent > lastPercent && reporter.IsCompleted)
                     {
+                        await reporter;
                         lastPercent = percent;
-                        await ReportAsync(side, new ImportProgress(importId, percent, reader.BytesRead, row.SizeBytes, cases, runs, results), onProgress, cancellationToken);
+                        reporter = ReportAsync(side, sideGate, new ImportProgress(importId, percent, reader.BytesRead, row.SizeBytes, staging.Cases, staging.Runs, staging.Results),
+                            onProgress, cancellationToken);
                     }
                 }
+                var reportStart = Stopwatch.GetTimestamp();
+                await reporter;
+                reporting += Stopwatch.GetTimestamp() - reportStart;
+                var completeStart = Stopwatch.GetTimestamp();
                 await staging.CompleteAsync(cancellationToken);
+                copying += Stopwatch.GetTimestamp() - completeStart;
             }
             finally
             {
-                await staging.DisposeAsync();
+                // On a fault, the report under way has to be done before the side connection marks the row.
+                await reporter.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
+            stagedResults = staging.Results;
+            // The loop interleaves the three: reading the upload, parsing it, and the COPY's writes (server included).
+            var loop = clock.Lap(null);
+            clock.Add("read_wait", upload.Elapsed);
+            clock.Add("copy", Stopwatch.GetElapsedTime(0, copying));
+            clock.Add("progress_wait", Stopwatch.GetElapsedTime(0, reporting));
+            clock.Add("parse", loop - upload.Elapsed - Stopwatch.GetElapsedTime(0, copying) - Stopwatch.GetElapsedTime(0, reporting));
         }
 
-        // Temporary tables are never auto-analysed: without statistics the planner joins millions of rows by index probes.
-        await ExecuteAsync(main, transaction, "ANALYZE testmo_cases; ANALYZE testmo_runs; ANALYZE testmo_results", cancellationToken);
         var projectId = row.ProjectId ?? await CreateProjectAsync(main, transaction, row.FileName, cancellationToken);
-        await CheckAsync(main, transaction, projectId, cancellationToken);
+        // A project this import creates has no cases or runs yet: plain inserts, and none imported earlier to look up.
+        var newProject = row.ProjectId is null;
+        await CheckDuplicatesAsync(main, transaction, projectId, cancellationToken);
+        clock.Lap("check");
         var now = time.GetUtcNow();
         // Upsert by external_ref, keeping Testmo id -> our id for the results (cases and runs imported earlier too).
+        var upsertCases = newProject ? "" : "ON CONFLICT (project_id, external_ref) WHERE external_ref IS NOT NULL DO UPDATE SET title = EXCLUDED.title, description = EXCLUDED.description";
+        var upsertRuns = newProject ? "" : "ON CONFLICT (project_id, external_ref) WHERE external_ref IS NOT NULL DO UPDATE SET name = EXCLUDED.name";
         var insertedCases = await ExecuteAsync(main, transaction, $"""
-            CREATE TEMP TABLE testmo_case_ids (ext_id bigint PRIMARY KEY, id bigint NOT NULL) ON COMMIT DROP;
+            CREATE TEMP TABLE testmo_case_ids (ext_id bigint PRIMARY KEY, id bigint NOT NULL, earlier boolean NOT NULL DEFAULT false) ON COMMIT DROP;
             WITH upserted AS (
                 INSERT INTO test_cases (project_id, title, description, external_ref, created_at)
                 SELECT @project, left(title, {TitleLength}), description, '{ExternalRefPrefix}' || ext_id, @now FROM testmo_cases ORDER BY ord
-                ON CONFLICT (project_id, external_ref) WHERE external_ref IS NOT NULL
-                DO UPDATE SET title = EXCLUDED.title, description = EXCLUDED.description
+                {upsertCases}
                 RETURNING id, external_ref)
             INSERT INTO testmo_case_ids SELECT substring(external_ref FROM {ExternalRefPrefix.Length + 1})::bigint, id FROM upserted
             """, cancellationToken, ("project", projectId), ("now", now));
+        clock.Lap("insert_cases");
         var insertedRuns = await ExecuteAsync(main, transaction, $"""
-            CREATE TEMP TABLE testmo_run_ids (ext_id bigint PRIMARY KEY, id bigint NOT NULL) ON COMMIT DROP;
+            CREATE TEMP TABLE testmo_run_ids (ext_id bigint PRIMARY KEY, id bigint NOT NULL, earlier boolean NOT NULL DEFAULT false) ON COMMIT DROP;
             WITH upserted AS (
                 INSERT INTO test_runs (project_id, name, external_ref, created_at)
                 SELECT @project, left(name, {RunNameLength}), '{ExternalRefPrefix}' || ext_id, coalesce(created_at, @now) FROM testmo_runs ORDER BY ord
-                ON CONFLICT (project_id, external_ref) WHERE external_ref IS NOT NULL
-                DO UPDATE SET name = EXCLUDED.name
+                {upsertRuns}
                 RETURNING id, external_ref)
             INSERT INTO testmo_run_ids SELECT substring(external_ref FROM {ExternalRefPrefix.Length + 1})::bigint, id FROM upserted
             """, cancellationToken, ("project", projectId), ("now", now));
-        await ExecuteAsync(main, transaction, $$"""
+        clock.Lap("insert_runs");
+        // Cases and runs imported earlier, not in this file, that results may name: "earlier" marks the rows this
+        // transaction has not written itself (and so holds no lock on).
+        var earlier = newProject ? 0 : await ExecuteAsync(main, transaction, $$"""
             INSERT INTO testmo_case_ids
-            SELECT substring(external_ref FROM {{ExternalRefPrefix.Length + 1}})::bigint, id FROM test_cases
+            SELECT substring(external_ref FROM {{ExternalRefPrefix.Length + 1}})::bigint, id, true FROM test_cases
             WHERE project_id = @project AND external_ref ~ '^{{ExternalRefPrefix}}[0-9]{1,18}$'
             ON CONFLICT (ext_id) DO NOTHING;
             INSERT INTO testmo_run_ids
-            SELECT substring(external_ref FROM {{ExternalRefPrefix.Length + 1}})::bigint, id FROM test_runs
+            SELECT substring(external_ref FROM {{ExternalRefPrefix.Length + 1}})::bigint, id, true FROM test_runs
             WHERE project_id = @project AND external_ref ~ '^{{ExternalRefPrefix}}[0-9]{1,18}$'
             ON CONFLICT (ext_id) DO NOTHING;
-            ANALYZE testmo_case_ids; ANALYZE testmo_run_ids;
             """, cancellationToken, ("project", projectId));
+        // Temporary tables are never auto-analysed: without statistics on the id maps the planner joins millions of
+        // results by index probes. The results' own statistics are not needed (their size is known from their pages).
+        await ExecuteAsync(main, transaction, "ANALYZE testmo_case_ids; ANALYZE testmo_run_ids", cancellationToken);
+        clock.Lap("id_maps");
+        var setBased = await CanCheckReferencesSetBasedAsync(main, transaction, cancellationToken);
+        if (setBased)
+        {
+            if (earlier > 0)
+            {
+                await LockEarlierReferencesAsync(main, transaction, cancellationToken);
+            }
+            clock.Lap("lock_references");
+        }
         // Sorted by case: the (case_id, executed_at) index and the foreign-key probes then walk their pages in order
         // instead of jumping around an index larger than shared_buffers.
-        var insertedResults = await ExecuteAsync(main, transaction, """
+        var insertedResults = await ExecuteAsync(main, transaction, $"""
+            {(setBased ? "SET LOCAL session_replication_role = replica;" : "")}
             INSERT INTO test_results (run_id, case_id, status, elapsed_ms, comment, executed_at)
             SELECT u.id, c.id, r.status, r.elapsed_ms, r.comment, coalesce(r.executed_at, @now)
             FROM testmo_results r
             JOIN testmo_case_ids c ON c.ext_id = r.case_ext
             JOIN testmo_run_ids u ON u.ext_id = r.run_ext
-            ORDER BY c.id
+            ORDER BY c.id;
+            {(setBased ? "SET LOCAL session_replication_role = origin;" : "")}
             """, cancellationToken, ("now", now));
+        clock.Lap("insert_results");
+        // The joins above are the check that every result names a case and a run the file or the project has.
+        if (insertedResults != stagedResults)
+        {
+            throw await UnknownReferenceAsync(main, transaction, cancellationToken);
+        }
 
         await ExecuteAsync(main, transaction, """
             UPDATE imports SET status = 'Completed', progress = 100, error = NULL, finished_at = @now, upload_oid = NULL, project_id = @project,
@@ -204,20 +254,84 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
             ("results", insertedResults), ("id", importId));
         // In the import's transaction: the upload disappears exactly when its data has arrived.
         await ExecuteAsync(main, transaction, "SELECT lo_unlink(@oid)", cancellationToken, ("oid", oid));
-        return new ImportOutcome(projectId, insertedCases, insertedRuns, insertedResults);
+        clock.Lap("finish");
+        return new ImportOutcome(projectId, insertedCases, insertedRuns, insertedResults) { SetBasedReferenceChecks = setBased };
     }
 
-    private static async Task ReportAsync(NpgsqlConnection side, ImportProgress progress, Func<ImportProgress, Task> onProgress, CancellationToken cancellationToken)
+    /// <summary>
+    /// Whether the results may go in without test_results' per-row foreign-key triggers (about half of the import's
+    /// time): every case and run id they get comes from the id maps, that is from rows this transaction wrote or
+    /// locks (<see cref="LockEarlierReferencesAsync"/>), so the triggers would only find what is known already. That
+    /// takes the right to set <c>session_replication_role</c> (a superuser, or on PostgreSQL 15 and later
+    /// <c>GRANT SET ON PARAMETER session_replication_role</c>), and a test_results with exactly the foreign keys that
+    /// reasoning covers and no trigger or rule of its own, which replica mode would silently skip too.
+    /// </summary>
+    private static async Task<bool> CanCheckReferencesSetBasedAsync(NpgsqlConnection main, NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {
-        await ExecuteAsync(side, null, """
-            UPDATE imports SET progress = @progress, cases_imported = @cases, runs_imported = @runs, results_imported = @results WHERE id = @id
-            """, cancellationToken, ("progress", progress.Percent), ("cases", (int)Math.Min(int.MaxValue, progress.Cases)),
-            ("runs", (int)Math.Min(int.MaxValue, progress.Runs)), ("results", (int)Math.Min(int.MaxValue, progress.Results)), ("id", progress.ImportId));
+        var privilege = main.PostgreSqlVersion.Major >= 15
+            ? "has_parameter_privilege('session_replication_role', 'SET')"
+            : "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)";
+        await using var command = new NpgsqlCommand($"""
+            SELECT {privilege}
+               AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'test_results'::regclass AND NOT tgisinternal)
+               AND NOT EXISTS (SELECT 1 FROM pg_rewrite WHERE ev_class = 'test_results'::regclass)
+               AND NOT EXISTS (
+                   SELECT 1 FROM pg_constraint c
+                   WHERE c.conrelid = 'test_results'::regclass AND c.contype = 'f'
+                     AND (c.confrelid, (SELECT string_agg(a.attname, ',') FROM pg_attribute a WHERE a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)))
+                         NOT IN (('test_cases'::regclass, 'case_id'), ('test_runs'::regclass, 'run_id'), ('users'::regclass, 'executed_by_id')))
+            """, main, transaction);
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>
+    /// The lock the foreign-key triggers would take (FOR KEY SHARE) on the cases and runs imported earlier that the
+    /// results name, so nobody deletes one before this transaction commits. One deleted meanwhile fails the import
+    /// (retried: the file is fine), as the triggers would have.
+    /// </summary>
+    private static async Task LockEarlierReferencesAsync(NpgsqlConnection main, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        foreach (var (map, table, column) in new[] { ("testmo_case_ids", "test_cases", "case_ext"), ("testmo_run_ids", "test_runs", "run_ext") })
+        {
+            await using var command = new NpgsqlCommand($"""
+                WITH named AS (
+                    SELECT m.id FROM {map} m WHERE m.earlier AND EXISTS (SELECT 1 FROM testmo_results r WHERE r.{column} = m.ext_id)),
+                locked AS (
+                    SELECT t.id FROM {table} t WHERE t.id IN (SELECT id FROM named) FOR KEY SHARE OF t)
+                SELECT (SELECT count(*) FROM named) = (SELECT count(*) FROM locked)
+                """, main, transaction);
+            if (!(bool)(await command.ExecuteScalarAsync(cancellationToken))!)
+            {
+                throw new InvalidOperationException($"A row of {table} that the file's results name was deleted while the import ran.");
+            }
+        }
+    }
+
+    private static async Task ReportAsync(NpgsqlConnection side, SemaphoreSlim sideGate, ImportProgress progress, Func<ImportProgress, Task> onProgress,
+        CancellationToken cancellationToken)
+    {
+        await sideGate.WaitAsync(cancellationToken);
+        try
+        {
+            // Progress is a hint, not data: its commits need not wait for the WAL to reach the disk (a crash loses at
+            // most the last few percent of a row the retry resets anyway).
+            await ExecuteAsync(side, null, """
+                BEGIN;
+                SET LOCAL synchronous_commit = off;
+                UPDATE imports SET progress = @progress, cases_imported = @cases, runs_imported = @runs, results_imported = @results WHERE id = @id;
+                COMMIT;
+                """, cancellationToken, ("progress", progress.Percent), ("cases", (int)Math.Min(int.MaxValue, progress.Cases)),
+                ("runs", (int)Math.Min(int.MaxValue, progress.Runs)), ("results", (int)Math.Min(int.MaxValue, progress.Results)), ("id", progress.ImportId));
+        }
+        finally
+        {
+            sideGate.Release();
+        }
         await onProgress(progress);
     }
 
-    /// <summary>The faults only the whole file shows: repeated ids and results naming a case or run nobody has.</summary>
-    private static async Task CheckAsync(NpgsqlConnection main, NpgsqlTransaction transaction, long projectId, CancellationToken cancellationToken)
+    /// <summary>The faults only the whole file shows and the upserts cannot take: a case or run id given twice.</summary>
+    private static async Task CheckDuplicatesAsync(NpgsqlConnection main, NpgsqlTransaction transaction, long projectId, CancellationToken cancellationToken)
     {
         foreach (var (table, name) in new[] { ("testmo_cases", "cases"), ("testmo_runs", "runs") })
         {
@@ -227,15 +341,29 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
                 WHERE n = 2 ORDER BY ord LIMIT 1
                 """, projectId, (ord, id) => ($"{name}[{ord}].id", $"id {id} appears more than once in {name}."), cancellationToken);
         }
-        foreach (var (column, table, target, what) in new[] { ("case_ext", "testmo_cases", "test_cases", "case"), ("run_ext", "testmo_runs", "test_runs", "run") })
+    }
+
+    /// <summary>
+    /// Called when fewer results went in than the file holds: the insert's joins left out the ones naming a case or
+    /// run that neither the file nor the project has. Throws for the first of them in the file.
+    /// </summary>
+    private static async Task<TestmoFormatException> UnknownReferenceAsync(NpgsqlConnection main, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("""
+            SELECT r.ord, r.byte_offset, r.line, r.case_ext, r.run_ext, c.ext_id IS NULL FROM testmo_results r
+            LEFT JOIN testmo_case_ids c ON c.ext_id = r.case_ext
+            LEFT JOIN testmo_run_ids u ON u.ext_id = r.run_ext
+            WHERE c.ext_id IS NULL OR u.ext_id IS NULL
+            ORDER BY r.ord LIMIT 1
+            """, main, transaction);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
         {
-            await FailIfAnyAsync(main, transaction, $"""
-                SELECT r.ord, r.byte_offset, r.line, r.{column} FROM testmo_results r
-                WHERE NOT EXISTS (SELECT 1 FROM {table} s WHERE s.ext_id = r.{column})
-                  AND NOT EXISTS (SELECT 1 FROM {target} t WHERE t.project_id = @project AND t.external_ref = '{ExternalRefPrefix}' || r.{column})
-                ORDER BY r.ord LIMIT 1
-                """, projectId, (ord, id) => ($"results[{ord}].{what}_id", $"{what} {id} is neither in the file's {what}s nor already imported into the project."), cancellationToken);
+            throw new InvalidOperationException("Fewer results were inserted than the file holds, yet every one names a known case and run.");
         }
+        var (what, id) = reader.GetBoolean(5) ? ("case", reader.GetInt64(3)) : ("run", reader.GetInt64(4));
+        return TestmoFormatException.At(reader.GetInt64(1), reader.GetInt64(2), $"results[{reader.GetInt64(0)}].{what}_id",
+            $"{what} {id} is neither in the file's {what}s nor already imported into the project.");
     }
 
     private static async Task FailIfAnyAsync(NpgsqlConnection main, NpgsqlTransaction transaction, string sql, long projectId,
@@ -317,86 +445,299 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
 
     private sealed record ImportRow(string FileName, long SizeBytes, uint? UploadOid, string Status, long? ProjectId, int Cases, int Runs, int Results);
 
-    /// <summary>One binary COPY at a time into the staging table of the elements being read.</summary>
-    private sealed class Staging(NpgsqlConnection connection) : IAsyncDisposable
+    /// <summary>
+    /// The staging tables' side of the read: each array's elements become binary COPY rows, encoded straight from the
+    /// reader's spans into one buffer that is written whenever it holds <see cref="FlushBytes"/>; one COPY per array.
+    /// </summary>
+    private sealed class Staging(NpgsqlConnection connection) : ITestmoExportSink, IAsyncDisposable
     {
-        private NpgsqlBinaryImporter? _copy;
-        private Type? _kind;
+        private const int FlushBytes = 128 * 1024;
+        private const long PostgresEpochTicks = 630_822_816_000_000_000; // 2000-01-01T00:00:00Z
+        private static readonly byte[] Header = [(byte)'P', (byte)'G', (byte)'C', (byte)'O', (byte)'P', (byte)'Y', (byte)'\n', 0xFF, (byte)'\r', (byte)'\n', 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        private static readonly byte[][] StatusNames = [.. Enum.GetValues<TestResultStatus>().Select(s => Encoding.UTF8.GetBytes(s.ToString()))];
 
-        public async Task WriteAsync(TestmoRecord record, CancellationToken cancellationToken)
-        {
-            if (_kind != record.GetType())
-            {
-                await CompleteAsync(cancellationToken);
-                _copy = await connection.BeginBinaryImportAsync(record switch
-                {
-                    TestmoCase => "COPY testmo_cases (ord, byte_offset, line, ext_id, title, description) FROM STDIN (FORMAT BINARY)",
-                    TestmoRun => "COPY testmo_runs (ord, byte_offset, line, ext_id, name, created_at) FROM STDIN (FORMAT BINARY)",
-                    _ => "COPY testmo_results (ord, byte_offset, line, case_ext, run_ext, status, elapsed_ms, comment, executed_at) FROM STDIN (FORMAT BINARY)",
-                }, cancellationToken);
-                _kind = record.GetType();
-            }
-            var copy = _copy!;
-            await copy.StartRowAsync(cancellationToken);
-            await copy.WriteAsync(record.Index, NpgsqlDbType.Bigint, cancellationToken);
-            await copy.WriteAsync(record.Offset, NpgsqlDbType.Bigint, cancellationToken);
-            await copy.WriteAsync(record.Line, NpgsqlDbType.Bigint, cancellationToken);
-            switch (record)
-            {
-                case TestmoCase c:
-                    await copy.WriteAsync(c.Id, NpgsqlDbType.Bigint, cancellationToken);
-                    await copy.WriteAsync(c.Name, NpgsqlDbType.Text, cancellationToken);
-                    await WriteNullableAsync(copy, c.Description, NpgsqlDbType.Text, cancellationToken);
-                    break;
-                case TestmoRun r:
-                    await copy.WriteAsync(r.Id, NpgsqlDbType.Bigint, cancellationToken);
-                    await copy.WriteAsync(r.Name, NpgsqlDbType.Text, cancellationToken);
-                    await WriteNullableAsync(copy, r.CreatedAt, NpgsqlDbType.TimestampTz, cancellationToken);
-                    break;
-                case TestmoResult r:
-                    await copy.WriteAsync(r.CaseId, NpgsqlDbType.Bigint, cancellationToken);
-                    await copy.WriteAsync(r.RunId, NpgsqlDbType.Bigint, cancellationToken);
-                    await copy.WriteAsync(r.Status.ToString(), NpgsqlDbType.Text, cancellationToken);
-                    await WriteNullableAsync(copy, r.ElapsedMs, NpgsqlDbType.Bigint, cancellationToken);
-                    await WriteNullableAsync(copy, r.Comment, NpgsqlDbType.Text, cancellationToken);
-                    await WriteNullableAsync(copy, r.CreatedAt, NpgsqlDbType.TimestampTz, cancellationToken);
-                    break;
-                default:
-                    throw new InvalidOperationException($"Unknown record {record.GetType().Name}.");
-            }
-        }
+        private byte[] _rows = ArrayPool<byte>.Shared.Rent(2 * FlushBytes);
+        private int _length;
+        private NpgsqlRawCopyStream? _copy;
+        private TestmoArray? _current;
+        private TestmoArray? _pending;
 
-        private static async Task WriteNullableAsync<T>(NpgsqlBinaryImporter copy, T? value, NpgsqlDbType type, CancellationToken cancellationToken)
+        public long Cases { get; private set; }
+        public long Runs { get; private set; }
+        public long Results { get; private set; }
+
+        public bool NeedsFlush => _length >= FlushBytes || _pending != _current;
+
+        public void StartArray(TestmoArray array) => _pending = array;
+
+        public void Case(in TestmoCaseElement element)
         {
-            if (value is null)
+            Reserve(2 + 4 * 12 + 8 + element.Name.Length + element.Description.Length);
+            Int16(6);
+            Bigint(element.Index);
+            Bigint(element.Offset);
+            Bigint(element.Line);
+            Bigint(element.Id);
+            Text(element.Name);
+            if (element.HasDescription)
             {
-                await copy.WriteNullAsync(cancellationToken);
+                Text(element.Description);
             }
             else
             {
-                await copy.WriteAsync(value, type, cancellationToken);
+                Null();
+            }
+            Cases++;
+        }
+
+        public void Run(in TestmoRunElement element)
+        {
+            Reserve(2 + 5 * 12 + 4 + element.Name.Length);
+            Int16(6);
+            Bigint(element.Index);
+            Bigint(element.Offset);
+            Bigint(element.Line);
+            Bigint(element.Id);
+            Text(element.Name);
+            Timestamp(element.CreatedAt);
+            Runs++;
+        }
+
+        public void Result(in TestmoResultElement element)
+        {
+            var status = StatusNames[(int)element.Status];
+            Reserve(2 + 7 * 12 + 8 + status.Length + element.Comment.Length);
+            Int16(9);
+            Bigint(element.Index);
+            Bigint(element.Offset);
+            Bigint(element.Line);
+            Bigint(element.CaseId);
+            Bigint(element.RunId);
+            Text(status);
+            if (element.ElapsedMs is { } elapsed)
+            {
+                Bigint(elapsed);
+            }
+            else
+            {
+                Null();
+            }
+            if (element.HasComment)
+            {
+                Text(element.Comment);
+            }
+            else
+            {
+                Null();
+            }
+            Timestamp(element.CreatedAt);
+            Results++;
+        }
+
+        /// <summary>Writes what the buffer holds once it is full, and moves to the next array's table when one began.</summary>
+        public async Task FlushAsync(CancellationToken cancellationToken)
+        {
+            if (_pending != _current)
+            {
+                await EndCopyAsync(cancellationToken);
+                _copy = await connection.BeginRawBinaryCopyAsync(_pending switch
+                {
+                    TestmoArray.Cases => "COPY testmo_cases (ord, byte_offset, line, ext_id, title, description) FROM STDIN (FORMAT BINARY)",
+                    TestmoArray.Runs => "COPY testmo_runs (ord, byte_offset, line, ext_id, name, created_at) FROM STDIN (FORMAT BINARY)",
+                    _ => "COPY testmo_results (ord, byte_offset, line, case_ext, run_ext, status, elapsed_ms, comment, executed_at) FROM STDIN (FORMAT BINARY)",
+                }, cancellationToken);
+                _current = _pending;
+                Header.CopyTo(_rows, 0);
+                _length = Header.Length;
+            }
+            else if (_length >= FlushBytes)
+            {
+                await WriteAsync(cancellationToken);
             }
         }
 
-        public async Task CompleteAsync(CancellationToken cancellationToken)
+        /// <summary>Writes the rest and ends the COPY under way.</summary>
+        public Task CompleteAsync(CancellationToken cancellationToken) => EndCopyAsync(cancellationToken);
+
+        private async Task EndCopyAsync(CancellationToken cancellationToken)
         {
-            if (_copy is not null)
+            if (_copy is null)
             {
-                await _copy.CompleteAsync(cancellationToken);
-                await _copy.DisposeAsync();
-                _copy = null;
-                _kind = null;
+                return;
             }
+            Reserve(2);
+            Int16(-1);
+            await WriteAsync(cancellationToken);
+            var copy = _copy;
+            _copy = null;
+            // Disposing a raw COPY stream ends the COPY and waits for the server's answer to it.
+            await copy.DisposeAsync();
+        }
+
+        private async Task WriteAsync(CancellationToken cancellationToken)
+        {
+            await _copy!.WriteAsync(_rows.AsMemory(0, _length), cancellationToken);
+            _length = 0;
+        }
+
+        private void Reserve(int bytes)
+        {
+            if (_length + bytes > _rows.Length)
+            {
+                var larger = ArrayPool<byte>.Shared.Rent(Math.Max(2 * _rows.Length, _length + bytes));
+                _rows.AsSpan(0, _length).CopyTo(larger);
+                ArrayPool<byte>.Shared.Return(_rows);
+                _rows = larger;
+            }
+        }
+
+        private void Int16(short value)
+        {
+            BinaryPrimitives.WriteInt16BigEndian(_rows.AsSpan(_length), value);
+            _length += 2;
+        }
+
+        private void Int32(int value)
+        {
+            BinaryPrimitives.WriteInt32BigEndian(_rows.AsSpan(_length), value);
+            _length += 4;
+        }
+
+        private void Bigint(long value)
+        {
+            Int32(8);
+            BinaryPrimitives.WriteInt64BigEndian(_rows.AsSpan(_length), value);
+            _length += 8;
+        }
+
+        private void Text(ReadOnlySpan<byte> utf8)
+        {
+            Int32(utf8.Length);
+            utf8.CopyTo(_rows.AsSpan(_length));
+            _length += utf8.Length;
+        }
+
+        private void Null() => Int32(-1);
+
+        /// <summary>Microseconds since 2000 as Npgsql writes them: truncated, and the extremes as -infinity and infinity.</summary>
+        private void Timestamp(DateTimeOffset? value)
+        {
+            if (value is not { } at)
+            {
+                Null();
+                return;
+            }
+            Bigint(at == DateTimeOffset.MinValue ? long.MinValue
+                : at == DateTimeOffset.MaxValue ? long.MaxValue
+                : (at.UtcTicks - PostgresEpochTicks) / 10);
         }
 
         public async ValueTask DisposeAsync()
         {
-            // Disposing without completing cancels the COPY: only reached after a fault, and the transaction is rolled back anyway.
+            // Still open only after a fault: cancel the COPY (the transaction is rolled back anyway).
             if (_copy is not null)
             {
+                try
+                {
+                    await _copy.CancelAsync();
+                }
+                catch (Exception e) when (e is NpgsqlException or OperationCanceledException or InvalidOperationException)
+                {
+                    // A broken connection has ended the COPY already; the original error is the one to report.
+                }
                 await _copy.DisposeAsync();
                 _copy = null;
             }
+            ArrayPool<byte>.Shared.Return(_rows);
+            _rows = [];
         }
+    }
+}
+
+/// <summary>Wall-clock laps of an import's phases; a phase measured several times is summed.</summary>
+internal sealed class PhaseClock
+{
+    private readonly List<ImportPhase> _phases = [];
+    private long _lap = Stopwatch.GetTimestamp();
+
+    public IReadOnlyList<ImportPhase> Phases => _phases;
+
+    /// <summary>Ends the current lap, adding it to <paramref name="name"/> (when given); returns its length.</summary>
+    public TimeSpan Lap(string? name)
+    {
+        var now = Stopwatch.GetTimestamp();
+        var elapsed = Stopwatch.GetElapsedTime(_lap, now);
+        _lap = now;
+        if (name is not null)
+        {
+            Add(name, elapsed);
+        }
+        return elapsed;
+    }
+
+    public void Add(string name, TimeSpan elapsed)
+    {
+        var i = _phases.FindIndex(p => p.Name == name);
+        if (i < 0)
+        {
+            _phases.Add(new ImportPhase(name, elapsed));
+        }
+        else
+        {
+            _phases[i] = _phases[i] with { Elapsed = _phases[i].Elapsed + elapsed };
+        }
+    }
+}
+
+/// <summary>A read-only stream that adds up the time its reads take.</summary>
+internal sealed class TimedStream(Stream inner) : Stream
+{
+    private long _ticks;
+
+    public TimeSpan Elapsed => Stopwatch.GetElapsedTime(0, _ticks);
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => inner.Length;
+
+    public override long Position
+    {
+        get => inner.Position;
+        set => throw new NotSupportedException();
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var read = await inner.ReadAsync(buffer, cancellationToken);
+        _ticks += Stopwatch.GetTimestamp() - start;
+        return read;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count).GetAwaiter().GetResult();
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            inner.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await inner.DisposeAsync();
+        await base.DisposeAsync();
     }
 }

@@ -59,7 +59,7 @@ try
     import.Stop();
 
     var seconds = import.Elapsed.TotalSeconds;
-    Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+    var line = new Dictionary<string, object>
     {
         ["size_mb"] = Math.Round(generated / 1048576d, 1),
         ["seconds"] = Math.Round(seconds, 1),
@@ -69,14 +69,29 @@ try
         ["cases"] = outcome.Cases,
         ["runs"] = outcome.Runs,
         ["results"] = outcome.Results,
-    }));
+        ["set_based_reference_checks"] = outcome.SetBasedReferenceChecks,
+    };
+    // Where the import's time went, phase by phase (TestmoImporter's own clock), as phase_<name>_s.
+    foreach (var phase in outcome.Phases)
+    {
+        line[$"phase_{phase.Name}_s"] = Math.Round(phase.Elapsed.TotalSeconds, 2);
+    }
+    Console.WriteLine(JsonSerializer.Serialize(line));
     return 0;
 }
 finally
 {
     File.Delete(file);
     NpgsqlConnection.ClearAllPools();
-    await ExecuteAsync(admin.ConnectionString, $"DROP DATABASE IF EXISTS \"{scratch}\" WITH (FORCE)");
+    // KEEP_DATABASE=1 leaves the scratch database (its name on stderr) for a look at what the import wrote.
+    if (Environment.GetEnvironmentVariable("KEEP_DATABASE") == "1")
+    {
+        await Console.Error.WriteLineAsync($"kept database {scratch}");
+    }
+    else
+    {
+        await ExecuteAsync(admin.ConnectionString, $"DROP DATABASE IF EXISTS \"{scratch}\" WITH (FORCE)");
+    }
 }
 
 static async Task ExecuteAsync(string connectionString, string sql)

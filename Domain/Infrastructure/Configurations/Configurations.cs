@@ -64,6 +64,9 @@ internal sealed class TestResultConfiguration : IEntityTypeConfiguration<TestRes
         builder.HasOne(r => r.Run).WithMany(r => r.Results).HasForeignKey(r => r.RunId).OnDelete(DeleteBehavior.Cascade);
         builder.HasOne(r => r.Case).WithMany().HasForeignKey(r => r.CaseId).OnDelete(DeleteBehavior.Cascade);
         builder.HasOne(r => r.ExecutedBy).WithMany().HasForeignKey(r => r.ExecutedById).OnDelete(DeleteBehavior.SetNull);
+        // Only the user's SET NULL on delete looks results up by executor, always for a value. Imported results have
+        // none: indexing their NULLs cost an import of 2 M results about 3 s for nothing.
+        builder.HasIndex(r => r.ExecutedById).HasFilter("executed_by_id IS NOT NULL");
         // The forecast reads a case's most recent results: this index serves it without a sort.
         builder.HasIndex(r => new { r.CaseId, r.ExecutedAt }).IsDescending(false, true);
     }

@@ -17,7 +17,7 @@ namespace Domain.Infrastructure.Migrations
         {
 #pragma warning disable 612, 618
             modelBuilder
-                .HasAnnotation("ProductVersion", "10.0.5")
+                .HasAnnotation("ProductVersion", "10.0.15")
                 .HasAnnotation("Relational:MaxIdentifierLength", 63);
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
@@ -468,7 +468,8 @@ namespace Domain.Infrastructure.Migrations
 
                     b.HasKey("Id");
 
-                    b.HasIndex("ExecutedById");
+                    b.HasIndex("ExecutedById")
+                        .HasFilter("executed_by_id IS NOT NULL");
 
                     b.HasIndex("RunId");
 
