@@ -60,6 +60,8 @@ internal sealed class RecurringScheduler(
 
     private async Task MaterialiseAsync(string tenant, string id, long dueMs, string? definitionJson, DateTimeOffset now)
     {
+        // Every line about a tenant's recurring job carries its tenant; the occurrence's trace is the job's trace.
+        using var logScope = logger.BeginScope(new TenantLogScope(tenant));
         RecurringDefinition definition;
         RecurringSchedule schedule;
         try
