@@ -17,9 +17,5 @@ SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'role', :'password')
 SELECT format('CREATE DATABASE %I OWNER %I', :'database', :'role')
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'database') \gexec
 SELECT format('REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM PUBLIC', :'database') \gexec
--- The Testmo import's set-based result insert (SET LOCAL session_replication_role; PostgreSQL 15+). The role owns its
--- tables and could drop their constraints anyway; it reaches no other database.
-SELECT format('GRANT SET ON PARAMETER session_replication_role TO %I', :'role')
- WHERE current_setting('server_version_num')::int >= 150000 \gexec
 SQL
 done

@@ -216,7 +216,6 @@ public static class PostgresBuilderExtensions
         {
             await using var connection = new NpgsqlConnection(await adminConnectionString(cancellationToken));
             await connection.OpenAsync(cancellationToken);
-            var setParameterGrants = connection.PostgreSqlVersion.Major >= 15;
             foreach (var database in databases.Databases)
             {
                 var exists = await ScalarAsync(connection, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = @name)", database.Role, cancellationToken);
@@ -231,13 +230,6 @@ public static class PostgresBuilderExtensions
                 }
                 // One tenant's role must not reach another tenant's database.
                 await ExecuteAsync(connection, $"REVOKE CONNECT, TEMPORARY ON DATABASE \"{database.DatabaseName}\" FROM PUBLIC", cancellationToken);
-                if (setParameterGrants)
-                {
-                    // The Testmo import inserts results whose references it checked itself without the per-row foreign-key
-                    // triggers (SET LOCAL session_replication_role, PostgreSQL 15+). No new power: the role owns its
-                    // tables and could drop those constraints; it only ever applies to the role's own database.
-                    await ExecuteAsync(connection, $"GRANT SET ON PARAMETER session_replication_role TO \"{database.Role}\"", cancellationToken);
-                }
             }
         }
         catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
