@@ -70,6 +70,7 @@ try
         ["runs"] = outcome.Runs,
         ["results"] = outcome.Results,
         ["set_based_reference_checks"] = outcome.SetBasedReferenceChecks,
+        ["set_based_search_vectors"] = outcome.SetBasedSearchVectors,
     };
     // Where the import's time went, phase by phase (TestmoImporter's own clock), as phase_<name>_s.
     foreach (var phase in outcome.Phases)
