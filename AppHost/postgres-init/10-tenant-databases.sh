@@ -1,6 +1,6 @@
 #!/bin/bash
 # First start of a published PostgreSQL container (/docker-entrypoint-initdb.d): creates each tenant's login role and
-# its database, owned by that role and closed to every other role. The AppHost (and the Kubernetes manifests) set
+# its database, owned by that role and closed to every other role, and lets the role set session_replication_role. The AppHost (and the Kubernetes manifests) set
 #   TENANT_DATABASES                     "database:role database:role ..."
 #   TENANT_DATABASE_PASSWORD_<DATABASE>  the role's password (database name upper-cased)
 # Run mode does the same from the AppHost itself, on every start, so tenants added later get their database too.
@@ -17,5 +17,8 @@ SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'role', :'password')
 SELECT format('CREATE DATABASE %I OWNER %I', :'database', :'role')
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'database') \gexec
 SELECT format('REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM PUBLIC', :'database') \gexec
+-- The Testmo import's set-based reference checks (see TestmoImporter); PostgreSQL 15 and later.
+SELECT format('GRANT SET ON PARAMETER session_replication_role TO %I', :'role')
+ WHERE current_setting('server_version_num')::int >= 150000 \gexec
 SQL
 done

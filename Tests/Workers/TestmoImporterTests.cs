@@ -51,9 +51,14 @@ public sealed class TestmoImporterTests(TestServers servers)
         var project = await database.ProjectAsync("Web");
         Assert.Equal(setBased, (await database.ImportAsync(Earlier, project)).SetBasedReferenceChecks);
 
+        // A third import renames case 1000: the upserts' update path, whose vectors must follow the new title.
         var outcome = await database.ImportAsync(Later, project);
+        var renamed = await database.ImportAsync(Earlier.Replace("Login works", "Sign-in works", StringComparison.Ordinal), project);
 
-        Assert.Equal(setBased, outcome.SetBasedReferenceChecks);
+        Assert.Equal((setBased, setBased), (outcome.SetBasedReferenceChecks, outcome.SetBasedSearchVectors));
+        Assert.Equal((setBased, setBased), (renamed.SetBasedReferenceChecks, renamed.SetBasedSearchVectors));
+        Assert.Equal(0, await database.StaleSearchVectorsAsync());
+        Assert.Equal("Sign-in works", await database.ScalarAsync<string>("SELECT title FROM test_cases WHERE external_ref = 'testmo:1000'"));
         Assert.Equal((1, 1, 3), (outcome.Cases, outcome.Runs, outcome.Results));
         await using var db = database.Context();
         var cases = await db.TestCases.AsNoTracking().ToDictionaryAsync(c => c.ExternalRef!, c => c.Id);
@@ -65,8 +70,40 @@ public sealed class TestmoImporterTests(TestServers servers)
                 new { CaseId = cases["testmo:1000"], RunId = runs["testmo:2"], Status = TestResultStatus.Failed },
                 new { CaseId = cases["testmo:2000"], RunId = runs["testmo:1"], Status = TestResultStatus.Passed },
                 new { CaseId = cases["testmo:2000"], RunId = runs["testmo:2"], Status = TestResultStatus.Blocked },
+                new { CaseId = cases["testmo:1000"], RunId = runs["testmo:1"], Status = TestResultStatus.Passed },
             ], results);
         Assert.Equal(ImportStatus.Completed, (await db.Imports.AsNoTracking().OrderBy(i => i.Id).LastAsync()).Status);
+    }
+
+    [Fact]
+    public async Task A_trigger_of_its_own_on_test_results_keeps_the_results_per_row_checks_and_fires()
+    {
+        await using var database = await ImportDatabase.CreateAsync(servers, ImportRole.Superuser);
+        await database.ExecuteAsync("""
+            CREATE TABLE result_audit (result_id bigint);
+            CREATE FUNCTION audit_result() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO result_audit VALUES (NEW.id); RETURN NEW; END $$;
+            CREATE TRIGGER tr_audit AFTER INSERT ON test_results FOR EACH ROW EXECUTE FUNCTION audit_result();
+            """);
+
+        var outcome = await database.ImportAsync(Earlier, projectId: null);
+
+        Assert.Equal((false, true), (outcome.SetBasedReferenceChecks, outcome.SetBasedSearchVectors));
+        Assert.Equal(1L, await database.ScalarAsync<long>("SELECT count(*) FROM result_audit"));
+    }
+
+    [Fact]
+    public async Task A_search_trigger_other_than_the_one_the_import_reproduces_is_left_to_run()
+    {
+        await using var database = await ImportDatabase.CreateAsync(servers, ImportRole.Superuser);
+        await database.ExecuteAsync("""
+            CREATE OR REPLACE FUNCTION test_cases_search_vector_trigger() RETURNS trigger LANGUAGE plpgsql
+            AS $$ BEGIN NEW.search_vector := to_tsvector('simple', 'changed'); RETURN NEW; END $$;
+            """);
+
+        var outcome = await database.ImportAsync(Earlier, projectId: null);
+
+        Assert.Equal((true, false), (outcome.SetBasedReferenceChecks, outcome.SetBasedSearchVectors));
+        Assert.Equal(2L, await database.ScalarAsync<long>("SELECT count(*) FROM test_cases WHERE search_vector = to_tsvector('simple', 'changed')"));
     }
 
     [Theory]
@@ -244,6 +281,19 @@ internal sealed class ImportDatabase : IAsyncDisposable
 
     public async Task<ImportOutcome> ImportAsync(string export, long? projectId) =>
         await Importer().RunAsync(await UploadAsync(export, projectId), _ => Task.CompletedTask, CancellationToken.None);
+
+    /// <summary>Cases and runs whose search vector is not what their trigger computes from their current columns.</summary>
+    public Task<long> StaleSearchVectorsAsync() => ScalarAsync<long>("""
+        SELECT (SELECT count(*) FROM test_cases WHERE search_vector IS DISTINCT FROM test_case_search_vector(search_language(), title, description, external_ref))
+             + (SELECT count(*) FROM test_runs WHERE search_vector IS DISTINCT FROM test_run_search_vector(search_language(), name, external_ref))
+        """);
+
+    /// <summary>Statements run as the superuser.</summary>
+    public async Task ExecuteAsync(string sql)
+    {
+        await using var command = Admin.CreateCommand(sql);
+        await command.ExecuteNonQueryAsync();
+    }
 
     /// <summary>One value, read as the superuser (which sees every session in pg_stat_activity).</summary>
     public async Task<T> ScalarAsync<T>(string sql)

@@ -18,6 +18,9 @@ public sealed record ImportOutcome(long ProjectId, int Cases, int Runs, int Resu
     /// <summary>Whether the results' references were made sure of set-based instead of by per-row foreign-key triggers.</summary>
     public bool SetBasedReferenceChecks { get; init; }
 
+    /// <summary>Whether the cases' and runs' search vectors were computed by their inserts instead of per-row triggers.</summary>
+    public bool SetBasedSearchVectors { get; init; }
+
     /// <summary>Wall-clock time of each phase of the import, in the order they ran (for benchmarks and logs).</summary>
     public IReadOnlyList<ImportPhase> Phases { get; init; } = [];
 }
@@ -119,6 +122,8 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
             CREATE TEMP TABLE testmo_runs (ord bigint, byte_offset bigint, line bigint, ext_id bigint, name text, created_at timestamptz) ON COMMIT DROP;
             CREATE TEMP TABLE testmo_results (ord bigint, byte_offset bigint, line bigint, case_ext bigint, run_ext bigint, status text,
                                               elapsed_ms bigint, comment text, executed_at timestamptz) ON COMMIT DROP;
+            CREATE TEMP TABLE testmo_case_ids (ext_id bigint PRIMARY KEY, id bigint NOT NULL, earlier boolean NOT NULL DEFAULT false) ON COMMIT DROP;
+            CREATE TEMP TABLE testmo_run_ids (ext_id bigint PRIMARY KEY, id bigint NOT NULL, earlier boolean NOT NULL DEFAULT false) ON COMMIT DROP;
             """, cancellationToken);
 
         var lastPercent = 0;
@@ -177,29 +182,47 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
         // A project this import creates has no cases or runs yet: plain inserts, and none imported earlier to look up.
         var newProject = row.ProjectId is null;
         await CheckDuplicatesAsync(main, transaction, projectId, cancellationToken);
+        var bypass = await TriggersToBypassAsync(main, transaction, cancellationToken);
+        if (bypass.CasesAndRuns && !newProject)
+        {
+            // What the cases' and runs' foreign-key checks would do: make sure of the project and lock it.
+            await using var project = new NpgsqlCommand("SELECT count(*) FROM (SELECT 1 FROM projects WHERE id = @project FOR KEY SHARE) AS locked", main, transaction);
+            project.Parameters.AddWithValue("project", projectId);
+            if ((long)(await project.ExecuteScalarAsync(cancellationToken))! != 1)
+            {
+                throw new InvalidOperationException($"Project {projectId} was deleted while the import ran.");
+            }
+        }
         clock.Lap("check");
         var now = time.GetUtcNow();
         // Upsert by external_ref, keeping Testmo id -> our id for the results (cases and runs imported earlier too).
-        var upsertCases = newProject ? "" : "ON CONFLICT (project_id, external_ref) WHERE external_ref IS NOT NULL DO UPDATE SET title = EXCLUDED.title, description = EXCLUDED.description";
-        var upsertRuns = newProject ? "" : "ON CONFLICT (project_id, external_ref) WHERE external_ref IS NOT NULL DO UPDATE SET name = EXCLUDED.name";
+        // Without the triggers, each row's search vector is computed here, by the function its trigger calls.
+        var setVectors = bypass.CasesAndRuns;
+        var (replica, origin) = setVectors ? ("SET LOCAL session_replication_role = replica;", "SET LOCAL session_replication_role = origin;") : ("", "");
         var insertedCases = await ExecuteAsync(main, transaction, $"""
-            CREATE TEMP TABLE testmo_case_ids (ext_id bigint PRIMARY KEY, id bigint NOT NULL, earlier boolean NOT NULL DEFAULT false) ON COMMIT DROP;
+            {replica}
             WITH upserted AS (
-                INSERT INTO test_cases (project_id, title, description, external_ref, created_at)
-                SELECT @project, left(title, {TitleLength}), description, '{ExternalRefPrefix}' || ext_id, @now FROM testmo_cases ORDER BY ord
-                {upsertCases}
+                INSERT INTO test_cases (project_id, title, description, external_ref, created_at{(setVectors ? ", search_vector" : "")})
+                SELECT @project, title, description, external_ref, @now{(setVectors ? ", test_case_search_vector((SELECT search_language()), title, description, external_ref)" : "")}
+                FROM (SELECT ord, left(title, {TitleLength}) AS title, description, '{ExternalRefPrefix}' || ext_id AS external_ref FROM testmo_cases) AS staged
+                ORDER BY ord
+                {(newProject ? "" : $"ON CONFLICT (project_id, external_ref) WHERE external_ref IS NOT NULL DO UPDATE SET title = EXCLUDED.title, description = EXCLUDED.description{(setVectors ? ", search_vector = EXCLUDED.search_vector" : "")}")}
                 RETURNING id, external_ref)
-            INSERT INTO testmo_case_ids SELECT substring(external_ref FROM {ExternalRefPrefix.Length + 1})::bigint, id FROM upserted
+            INSERT INTO testmo_case_ids SELECT substring(external_ref FROM {ExternalRefPrefix.Length + 1})::bigint, id FROM upserted;
+            {origin}
             """, cancellationToken, ("project", projectId), ("now", now));
         clock.Lap("insert_cases");
         var insertedRuns = await ExecuteAsync(main, transaction, $"""
-            CREATE TEMP TABLE testmo_run_ids (ext_id bigint PRIMARY KEY, id bigint NOT NULL, earlier boolean NOT NULL DEFAULT false) ON COMMIT DROP;
+            {replica}
             WITH upserted AS (
-                INSERT INTO test_runs (project_id, name, external_ref, created_at)
-                SELECT @project, left(name, {RunNameLength}), '{ExternalRefPrefix}' || ext_id, coalesce(created_at, @now) FROM testmo_runs ORDER BY ord
-                {upsertRuns}
+                INSERT INTO test_runs (project_id, name, external_ref, created_at{(setVectors ? ", search_vector" : "")})
+                SELECT @project, name, external_ref, coalesce(created_at, @now){(setVectors ? ", test_run_search_vector((SELECT search_language()), name, external_ref)" : "")}
+                FROM (SELECT ord, left(name, {RunNameLength}) AS name, '{ExternalRefPrefix}' || ext_id AS external_ref, created_at FROM testmo_runs) AS staged
+                ORDER BY ord
+                {(newProject ? "" : $"ON CONFLICT (project_id, external_ref) WHERE external_ref IS NOT NULL DO UPDATE SET name = EXCLUDED.name{(setVectors ? ", search_vector = EXCLUDED.search_vector" : "")}")}
                 RETURNING id, external_ref)
-            INSERT INTO testmo_run_ids SELECT substring(external_ref FROM {ExternalRefPrefix.Length + 1})::bigint, id FROM upserted
+            INSERT INTO testmo_run_ids SELECT substring(external_ref FROM {ExternalRefPrefix.Length + 1})::bigint, id FROM upserted;
+            {origin}
             """, cancellationToken, ("project", projectId), ("now", now));
         clock.Lap("insert_runs");
         // Cases and runs imported earlier, not in this file, that results may name: "earlier" marks the rows this
@@ -218,7 +241,7 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
         // results by index probes. The results' own statistics are not needed (their size is known from their pages).
         await ExecuteAsync(main, transaction, "ANALYZE testmo_case_ids; ANALYZE testmo_run_ids", cancellationToken);
         clock.Lap("id_maps");
-        var setBased = await CanCheckReferencesSetBasedAsync(main, transaction, cancellationToken);
+        var setBased = bypass.Results;
         if (setBased)
         {
             if (earlier > 0)
@@ -255,34 +278,59 @@ public sealed class TestmoImporter(NpgsqlDataSource dataSource, TimeProvider tim
         // In the import's transaction: the upload disappears exactly when its data has arrived.
         await ExecuteAsync(main, transaction, "SELECT lo_unlink(@oid)", cancellationToken, ("oid", oid));
         clock.Lap("finish");
-        return new ImportOutcome(projectId, insertedCases, insertedRuns, insertedResults) { SetBasedReferenceChecks = setBased };
+        return new ImportOutcome(projectId, insertedCases, insertedRuns, insertedResults) { SetBasedReferenceChecks = setBased, SetBasedSearchVectors = setVectors };
     }
 
     /// <summary>
-    /// Whether the results may go in without test_results' per-row foreign-key triggers (about half of the import's
-    /// time): every case and run id they get comes from the id maps, that is from rows this transaction wrote or
-    /// locks (<see cref="LockEarlierReferencesAsync"/>), so the triggers would only find what is known already. That
-    /// takes the right to set <c>session_replication_role</c> (a superuser, or on PostgreSQL 15 and later
-    /// <c>GRANT SET ON PARAMETER session_replication_role</c>), and a test_results with exactly the foreign keys that
-    /// reasoning covers and no trigger or rule of its own, which replica mode would silently skip too.
+    /// Which inserts may go without their tables' per-row triggers, doing the triggers' work set-based instead.
+    /// <list type="bullet">
+    /// <item>Results (the foreign-key checks, about half of the import's time): every case and run id they get comes
+    /// from the id maps, that is from rows this transaction wrote or locks (<see cref="LockEarlierReferencesAsync"/>),
+    /// so the checks would only find what is known already. Only while test_results has exactly the foreign keys that
+    /// reasoning covers and no trigger or rule of its own, which replica mode would silently skip too.</item>
+    /// <item>Cases and runs (their search vectors and the project's foreign key): the insert computes each vector with
+    /// the function the trigger calls, and locks the project as the check would. Only while their triggers are exactly
+    /// the search-vector ones as <c>SearchVectors</c> made them, and their foreign keys and rules as known.</item>
+    /// </list>
+    /// Both take the right to set <c>session_replication_role</c> (a superuser, or on PostgreSQL 15 and later
+    /// <c>GRANT SET ON PARAMETER session_replication_role</c>); without it every trigger runs, as before.
     /// </summary>
-    private static async Task<bool> CanCheckReferencesSetBasedAsync(NpgsqlConnection main, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    private static async Task<(bool Results, bool CasesAndRuns)> TriggersToBypassAsync(NpgsqlConnection main, NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {
         var privilege = main.PostgreSqlVersion.Major >= 15
             ? "has_parameter_privilege('session_replication_role', 'SET')"
             : "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)";
-        await using var command = new NpgsqlCommand($"""
-            SELECT {privilege}
-               AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'test_results'::regclass AND NOT tgisinternal)
-               AND NOT EXISTS (SELECT 1 FROM pg_rewrite WHERE ev_class = 'test_results'::regclass)
-               AND NOT EXISTS (
-                   SELECT 1 FROM pg_constraint c
-                   WHERE c.conrelid = 'test_results'::regclass AND c.contype = 'f'
-                     AND (c.confrelid, (SELECT string_agg(a.attname, ',') FROM pg_attribute a WHERE a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)))
-                         NOT IN (('test_cases'::regclass, 'case_id'), ('test_runs'::regclass, 'run_id'), ('users'::regclass, 'executed_by_id')))
+        await using var command = new NpgsqlCommand($$"""
+            WITH foreign_keys AS (
+                SELECT c.conrelid::regclass AS tab, c.confrelid::regclass AS target,
+                       (SELECT string_agg(a.attname, ',') FROM pg_attribute a WHERE a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)) AS columns
+                FROM pg_constraint c
+                WHERE c.contype = 'f' AND c.conrelid IN ('test_results'::regclass, 'test_cases'::regclass, 'test_runs'::regclass)),
+            triggers AS (
+                SELECT t.tgrelid::regclass AS tab, t.tgname || ': ' || btrim(regexp_replace(p.prosrc, '\s+', ' ', 'g')) AS definition
+                FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+                WHERE NOT t.tgisinternal AND t.tgrelid IN ('test_results'::regclass, 'test_cases'::regclass, 'test_runs'::regclass))
+            SELECT {{privilege}}
+                   AND NOT EXISTS (SELECT 1 FROM triggers WHERE tab = 'test_results'::regclass)
+                   AND NOT EXISTS (SELECT 1 FROM pg_rewrite WHERE ev_class = 'test_results'::regclass)
+                   AND NOT EXISTS (SELECT 1 FROM foreign_keys WHERE tab = 'test_results'::regclass
+                       AND (target, columns) NOT IN (('test_cases'::regclass, 'case_id'), ('test_runs'::regclass, 'run_id'), ('users'::regclass, 'executed_by_id'))),
+                   {{privilege}}
+                   AND (SELECT array_agg(definition ORDER BY definition) FROM triggers WHERE tab IN ('test_cases'::regclass, 'test_runs'::regclass))
+                       = ARRAY['{{CaseTrigger}}', '{{RunTrigger}}']
+                   AND NOT EXISTS (SELECT 1 FROM pg_rewrite WHERE ev_class IN ('test_cases'::regclass, 'test_runs'::regclass))
+                   AND (SELECT array_agg(k ORDER BY k) FROM (SELECT tab::text || ' ' || target::text || ' ' || columns AS k FROM foreign_keys WHERE tab <> 'test_results'::regclass) AS keys)
+                       = ARRAY['test_cases projects project_id', 'test_runs projects project_id', 'test_runs users created_by_id']
             """, main, transaction);
-        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (reader.GetBoolean(0), !reader.IsDBNull(1) && reader.GetBoolean(1));
     }
+
+    // The search-vector triggers as the SearchVectors migration made them (name: body, white space collapsed); the
+    // cases' and runs' inserts reproduce exactly these when they go without them.
+    private const string CaseTrigger = "tr_test_cases_search_vector: BEGIN NEW.search_vector := test_case_search_vector(search_language(), NEW.title, NEW.description, NEW.external_ref); RETURN NEW; END";
+    private const string RunTrigger = "tr_test_runs_search_vector: BEGIN NEW.search_vector := test_run_search_vector(search_language(), NEW.name, NEW.external_ref); RETURN NEW; END";
 
     /// <summary>
     /// The lock the foreign-key triggers would take (FOR KEY SHARE) on the cases and runs imported earlier that the

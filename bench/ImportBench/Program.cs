@@ -20,13 +20,61 @@ if (string.IsNullOrWhiteSpace(url))
     return 2;
 }
 
+// Who migrates, uploads and imports: "url" (the default), the user of DATABASE_URL; "owner", a login role owning the
+// scratch database as provisioning makes tenant roles (allowed to set session_replication_role); "plain-owner", the
+// same role without that, as on a server provisioned otherwise (the per-row trigger path).
+var role = Environment.GetEnvironmentVariable("BENCH_ROLE") is { Length: > 0 } r ? r : "url";
+if (role is not ("url" or "owner" or "plain-owner"))
+{
+    await Console.Error.WriteLineAsync("BENCH_ROLE is url (the default), owner or plain-owner.");
+    return 2;
+}
 var admin = new NpgsqlConnectionStringBuilder(DatabaseConnectionString.FromUrl(url));
 var scratch = $"import_bench_{DateTime.UtcNow:yyyyMMddHHmmss}";
-await ExecuteAsync(admin.ConnectionString, $"CREATE DATABASE \"{scratch}\"");
+var owner = role == "url" ? null : $"{scratch}_owner";
+var ownerPassword = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+if (owner is not null)
+{
+    await ExecuteAsync(admin.ConnectionString, $"CREATE ROLE \"{owner}\" LOGIN PASSWORD '{ownerPassword}'");
+    if (role == "owner")
+    {
+        await ExecuteAsync(admin.ConnectionString, $"GRANT SET ON PARAMETER session_replication_role TO \"{owner}\"");
+    }
+}
+await ExecuteAsync(admin.ConnectionString, $"CREATE DATABASE \"{scratch}\"{(owner is null ? "" : $" OWNER \"{owner}\"")}");
 var file = Path.Combine(Path.GetTempPath(), $"{scratch}.json");
 try
 {
-    var target = new NpgsqlConnectionStringBuilder(admin.ConnectionString) { Database = scratch, CommandTimeout = 0 }.ConnectionString;
+    var target = new NpgsqlConnectionStringBuilder(admin.ConnectionString) { Database = scratch, CommandTimeout = 0 };
+    if (owner is not null)
+    {
+        (target.Username, target.Password) = (owner, ownerPassword);
+    }
+    await ImportAsync(target.ConnectionString);
+    return 0;
+}
+finally
+{
+    File.Delete(file);
+    NpgsqlConnection.ClearAllPools();
+    // KEEP_DATABASE=1 leaves the scratch database (its name on stderr) for a look at what the import wrote.
+    if (Environment.GetEnvironmentVariable("KEEP_DATABASE") == "1")
+    {
+        await Console.Error.WriteLineAsync($"kept database {scratch}");
+    }
+    else
+    {
+        await ExecuteAsync(admin.ConnectionString, $"DROP DATABASE IF EXISTS \"{scratch}\" WITH (FORCE)");
+        if (owner is not null)
+        {
+            await ExecuteAsync(admin.ConnectionString, $"REVOKE SET ON PARAMETER session_replication_role FROM \"{owner}\"");
+            await ExecuteAsync(admin.ConnectionString, $"DROP ROLE \"{owner}\"");
+        }
+    }
+}
+
+async Task ImportAsync(string target)
+{
     await using (var db = new TenantDbContext(new DbContextOptionsBuilder<TenantDbContext>().UseNpgsql(target).Options))
     {
         await new TenantDatabaseMigrator(db, TimeProvider.System, NullLogger<TenantDatabaseMigrator>.Instance).MigrateAsync("bench");
@@ -70,6 +118,8 @@ try
         ["runs"] = outcome.Runs,
         ["results"] = outcome.Results,
         ["set_based_reference_checks"] = outcome.SetBasedReferenceChecks,
+        ["set_based_search_vectors"] = outcome.SetBasedSearchVectors,
+        ["role"] = role,
     };
     // Where the import's time went, phase by phase (TestmoImporter's own clock), as phase_<name>_s.
     foreach (var phase in outcome.Phases)
@@ -77,21 +127,6 @@ try
         line[$"phase_{phase.Name}_s"] = Math.Round(phase.Elapsed.TotalSeconds, 2);
     }
     Console.WriteLine(JsonSerializer.Serialize(line));
-    return 0;
-}
-finally
-{
-    File.Delete(file);
-    NpgsqlConnection.ClearAllPools();
-    // KEEP_DATABASE=1 leaves the scratch database (its name on stderr) for a look at what the import wrote.
-    if (Environment.GetEnvironmentVariable("KEEP_DATABASE") == "1")
-    {
-        await Console.Error.WriteLineAsync($"kept database {scratch}");
-    }
-    else
-    {
-        await ExecuteAsync(admin.ConnectionString, $"DROP DATABASE IF EXISTS \"{scratch}\" WITH (FORCE)");
-    }
 }
 
 static async Task ExecuteAsync(string connectionString, string sql)
