@@ -153,13 +153,13 @@ public sealed class TestmoImporterTests(TestServers servers)
         Assert.Equal((1500, 40, 60000), (reports[^1].Reported.Cases, reports[^1].Reported.Runs, reports[^1].Reported.Results));
         // Reports are written one at a time in the background; a percent reached meanwhile is left to the next one.
         var running = reports[..^1];
-        Assert.True(running.Count >= 2, $"{running.Count} reports while reading");
+        // How many depends on the machine's speed (the read never waits for a write); at least one comes while reading.
+        Assert.NotEmpty(running);
         Assert.All(running, r => Assert.InRange(r.Reported.Percent, 1, 99));
         // What a reader of the row sees while the import runs is what was reported.
         Assert.All(running, r => Assert.Equal(r.Reported.Percent, r.Stored));
         Assert.Equal(running.Select(r => r.Reported.Percent).Order(), running.Select(r => r.Reported.Percent));
         Assert.Equal(running.Select(r => r.Reported.Results).Order(), running.Select(r => r.Reported.Results));
-        Assert.Contains(running, r => r.Reported.Results is > 0 and < 60000);
     }
 
     [Theory]
