@@ -55,9 +55,6 @@ public static class LargeObjects
         return (oid, size);
     }
 
-    /// <summary>A read-only stream over a large object. The connection must stay open while it is read.</summary>
-    public static Stream OpenRead(NpgsqlConnection connection, uint oid, long length) => new LargeObjectReadStream(connection, oid, length);
-
     /// <summary>
     /// A read-only stream over a large object that reads ahead: a loop of its own fetches the next chunks (at most
     /// <paramref name="depth"/> waiting, in pooled buffers) on <paramref name="connection"/> while the caller works
@@ -90,63 +87,6 @@ public static class LargeObjects
         return filled;
     }
 
-    private sealed class LargeObjectReadStream(NpgsqlConnection connection, uint oid, long length) : Stream
-    {
-        private byte[] _chunk = [];
-        private int _chunkOffset;
-        private long _position;
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => length;
-
-        public override long Position
-        {
-            get => _position;
-            set => throw new NotSupportedException();
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) =>
-            ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            if (_chunkOffset >= _chunk.Length)
-            {
-                if (_position >= length)
-                {
-                    return 0;
-                }
-                await using var get = new NpgsqlCommand("SELECT lo_get(@oid, @offset, @length)", connection);
-                get.Parameters.Add(new NpgsqlParameter<uint>("oid", NpgsqlDbType.Oid) { TypedValue = oid });
-                get.Parameters.Add(new NpgsqlParameter<long>("offset", NpgsqlDbType.Bigint) { TypedValue = _position });
-                get.Parameters.Add(new NpgsqlParameter<int>("length", NpgsqlDbType.Integer) { TypedValue = ChunkSize });
-                _chunk = (byte[])(await get.ExecuteScalarAsync(cancellationToken))!;
-                _chunkOffset = 0;
-                if (_chunk.Length == 0)
-                {
-                    return 0;
-                }
-            }
-            var take = Math.Min(buffer.Length, _chunk.Length - _chunkOffset);
-            _chunk.AsSpan(_chunkOffset, take).CopyTo(buffer.Span);
-            _chunkOffset += take;
-            _position += take;
-            return take;
-        }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    }
     private sealed class LargeObjectReadAheadStream : Stream
     {
         private readonly Channel<(byte[] Buffer, int Length)> _chunks;
