@@ -16,6 +16,11 @@ local function split(m)
 end
 local function wake() redis.call('PUBLISH', P .. 'wake', '1') end
 local function waiting(t) return redis.call('LLEN', tkey(t, 'wait')) + redis.call('ZCARD', tkey(t, 'prio')) end
+-- A tenant's jobs per state: waiting, active, delayed, completed, failed (O(1) each).
+local function state_counts(t)
+  return waiting(t), redis.call('SCARD', tkey(t, 'active')), redis.call('ZCARD', tkey(t, 'delayed')),
+    redis.call('LLEN', tkey(t, 'completed')), redis.call('LLEN', tkey(t, 'failed'))
+end
 
 -- The ring holds exactly the tenants with waiting jobs, so fetch can go round them fairly.
 -- Called after pushing `pushed` jobs: if they are all the tenant has, it was not waiting before.

@@ -21,7 +21,7 @@ end
 local out = {}
 for i = 2, #ARGV do
   local t = ARGV[i]
-  local w = waiting(t)
+  local w, a, d, c, f = state_counts(t)
   local oldest = -1
   if w > 0 then
     -- The fronts of both lines: the next prioritised job and the next plain one; the older counts.
@@ -30,11 +30,7 @@ for i = 2, #ARGV do
     oldest = a
     if oldest < 0 or (b >= 0 and b < oldest) then oldest = b end
   end
-  out[#out+1] = w
-  out[#out+1] = redis.call('SCARD', tkey(t, 'active'))
-  out[#out+1] = redis.call('ZCARD', tkey(t, 'delayed'))
-  out[#out+1] = redis.call('LLEN', tkey(t, 'completed'))
-  out[#out+1] = redis.call('LLEN', tkey(t, 'failed'))
+  out[#out+1] = w; out[#out+1] = a; out[#out+1] = d; out[#out+1] = c; out[#out+1] = f
   out[#out+1] = oldest
   local totals = redis.call('HMGET', tkey(t, 'stats'), 'c', 'f')
   out[#out+1] = tonumber(totals[1]) or 0

@@ -25,11 +25,7 @@ local tenants = redis.call('SMEMBERS', full and set or dirty)
 redis.call('DEL', dirty)
 local out = { full and 2 or 1 }
 for _, t in ipairs(tenants) do
-  local w = waiting(t)
-  local a = redis.call('SCARD', tkey(t, 'active'))
-  local d = redis.call('ZCARD', tkey(t, 'delayed'))
-  local c = redis.call('LLEN', tkey(t, 'completed'))
-  local f = redis.call('LLEN', tkey(t, 'failed'))
+  local w, a, d, c, f = state_counts(t)
   if w + a + d + c + f == 0 then redis.call('SREM', set, t) end
   out[#out+1] = t; out[#out+1] = w; out[#out+1] = a; out[#out+1] = d; out[#out+1] = c; out[#out+1] = f
 end
