@@ -27,6 +27,13 @@ public sealed record EnqueueOptions
 
     /// <summary>Attempts before the job fails for good; the queue's default when null.</summary>
     public int? MaxAttempts { get; init; }
+
+    /// <summary>
+    /// The W3C <c>traceparent</c> whose span the job's consumer span continues. When null (usual), it is the enqueue's
+    /// own producer span, in the caller's trace. Set it when the job is enqueued on behalf of earlier work that had its
+    /// own trace, as the web app's outbox relay does for jobs that a request wrote and the background relay delivers.
+    /// </summary>
+    public string? TraceParent { get; init; }
 }
 
 /// <summary>One job of a bulk enqueue.</summary>

@@ -17,5 +17,7 @@ dotnet test --project Tests -c Release --no-build "$@" 2>&1 | tee "$log" || stat
 passed="$(sed -n 's/^ *succeeded: \([0-9]*\).*/\1/p' "$log" | tail -1)"
 failed="$(sed -n 's/^ *failed: \([0-9]*\).*/\1/p' "$log" | tail -1)"
 skipped="$(sed -n 's/^ *skipped: \([0-9]*\).*/\1/p' "$log" | tail -1)"
+# Each failure's message again, last: a failed test's captured output follows its message in the log and can bury it.
+awk '/^failed /{n=20; print; next} n>0 && /^ +at /{n=0} n>0{print; n--}' "$log" | sed '1i Failures (message, without stack or output):'
 echo "Tests: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
 exit "$status"

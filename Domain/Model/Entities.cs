@@ -221,4 +221,7 @@ public sealed class OutboxJob
     public required string JobId { get; set; }
     public required string Payload { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>The W3C traceparent of the span that wrote the row, so the job continues that trace whoever relays it.</summary>
+    public string? TraceParent { get; set; }
 }

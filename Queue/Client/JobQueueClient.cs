@@ -69,8 +69,12 @@ internal sealed class JobQueueClient(QueueStorage storage, JobAuthority authorit
         {
             throw new ArgumentException($"MaxAttempts of job '{job.Name}' must be at least 1.", nameof(job));
         }
+        if (o?.TraceParent is { } parent && !ActivityContext.TryParse(parent, null, out _))
+        {
+            throw new ArgumentException($"TraceParent '{parent}' of job '{job.Name}' is not a W3C traceparent (00-<32 hex trace id>-<16 hex span id>-<2 hex flags>).", nameof(job));
+        }
         var due = o?.Delay is { } delay && delay > TimeSpan.Zero ? now + (long)delay.TotalMilliseconds : 0;
         var signature = authority.Sign(slot, queue, id, job.Name, job.PayloadJson);
-        return new JobRecord(slot, id, job.Name, job.PayloadJson, signature, traceParent, o?.Priority ?? 0, o?.MaxAttempts ?? 0, due, now);
+        return new JobRecord(slot, id, job.Name, job.PayloadJson, signature, o?.TraceParent ?? traceParent, o?.Priority ?? 0, o?.MaxAttempts ?? 0, due, now);
     }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.Http.Json;
 using Domain.Jobs;
 using Microsoft.Extensions.DependencyInjection;
@@ -119,6 +120,46 @@ public sealed class OutboxTests(TestServers servers)
         {
             var job = await reader.GetRequiredService<IJobQueueAdmin>().GetJobAsync(QueueNames.Notifications, plantedId);
             Assert.NotNull(job);
+        }
+    }
+
+    /// <summary>
+    /// A job that the background relay delivers (Valkey was down when the request committed) continues the trace of the
+    /// request that wrote it, not a trace of its own: its consumer span lands under that request in the dashboard.
+    /// </summary>
+    [Fact]
+    public async Task A_job_relayed_in_the_background_continues_the_trace_of_the_request_that_wrote_it()
+    {
+        var postgres = await servers.PostgresAsync();
+        await using var database = await postgres.CreateDatabaseAsync("outbox-trace");
+        await using var valkey = await KillableRedis.StartAsync("everysec");
+        var web = new WebTenant(TwoTenantWebs.A, "admin@tenant-a.test", "signing-key-outbox-trace", database);
+        await using var host = ServiceHost.Start("Web", web.Environment(valkey.ConnectionString));
+        web.Host = host;
+        await host.WaitUntilHealthyAsync(StartTimeout);
+        using var admin = await web.AdminAsync();
+        var project = await admin.CreateProjectAsync();
+        var testCase = await admin.CreateCaseAsync(project);
+        var run = await admin.CreateRunAsync(project);
+
+        await valkey.KillAsync();
+        var traceId = ActivityTraceId.CreateRandom().ToHexString();
+        using (var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"/api/runs/{run}/results", UriKind.Relative)))
+        {
+            request.Headers.Add("traceparent", $"00-{traceId}-{ActivitySpanId.CreateRandom().ToHexString()}-01");
+            request.Content = JsonContent.Create(new { results = new[] { new { caseId = testCase, status = "Passed" } } });
+            using var response = await admin.SendAsync(request);
+            Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}");
+        }
+        Assert.Equal(1, await web.ScalarAsync("SELECT count(*) FROM job_outbox WHERE queue = 'forecast-updates'"));
+        await valkey.RestartAsync();
+
+        await Wait.UntilAsync(async () => await web.ScalarAsync("SELECT count(*) FROM job_outbox") == 0, "the outbox is relayed");
+        await using var reader = TwoTenantWebs.QueueReader(valkey.ConnectionString, web);
+        using (TenantScope.Begin(web.Id))
+        {
+            var job = Assert.Single(await reader.GetRequiredService<IJobQueueAdmin>().GetJobsAsync(QueueNames.ForecastUpdates, JobState.Waiting));
+            Assert.StartsWith($"00-{traceId}-", job.TraceParent, StringComparison.Ordinal);
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Domain.Infrastructure;
 using Domain.Jobs;
@@ -26,6 +27,7 @@ internal sealed class JobOutbox(TenantDbContext db, OutboxRelay relay, TimeProvi
             JobId = id,
             Payload = JsonSerializer.Serialize(payload, JsonSerializerOptions.Web),
             CreatedAt = time.GetUtcNow(),
+            TraceParent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } writer ? writer.Id : null,
         });
         return id;
     }
@@ -165,7 +167,7 @@ internal sealed partial class OutboxRelay(IServiceScopeFactory scopes, OutboxSig
                 end++;
             }
             await queue.EnqueueBulkAsync(rows[start].Queue,
-                [.. rows.Skip(start).Take(end - start).Select(r => new JobRequest(r.JobName, r.Payload, new EnqueueOptions { JobId = r.JobId }))],
+                [.. rows.Skip(start).Take(end - start).Select(r => new JobRequest(r.JobName, r.Payload, new EnqueueOptions { JobId = r.JobId, TraceParent = WriterParent(r) }))],
                 cancellationToken);
             start = end;
         }
@@ -176,6 +178,16 @@ internal sealed partial class OutboxRelay(IServiceScopeFactory scopes, OutboxSig
         await transaction.CommitAsync(cancellationToken);
         return rows.Count;
     }
+
+    /// <summary>
+    /// The span a relayed job continues. A row relayed by the request that wrote it (the inline relay, same trace) is
+    /// left to the enqueue's producer span, a child of that request; a row relayed by the background relay or by another
+    /// request's relay continues the span that wrote it, not whatever trace happens to relay it.
+    /// </summary>
+    private static string? WriterParent(OutboxJob row) =>
+        row.TraceParent is { } parent && ActivityContext.TryParse(parent, null, out var writer) && writer.TraceId != Activity.Current?.TraceId
+            ? parent
+            : null;
 
     private static partial class Log
     {

@@ -165,5 +165,6 @@ internal sealed class OutboxJobConfiguration : IEntityTypeConfiguration<OutboxJo
         builder.Property(j => j.Queue).HasMaxLength(100);
         builder.Property(j => j.JobName).HasMaxLength(100);
         builder.Property(j => j.JobId).HasMaxLength(200);
+        builder.Property(j => j.TraceParent).HasMaxLength(128);
     }
 }

@@ -316,6 +316,11 @@ namespace Domain.Infrastructure.Migrations
                         .HasColumnType("character varying(100)")
                         .HasColumnName("queue");
 
+                    b.Property<string>("TraceParent")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("trace_parent");
+
                     b.HasKey("Id");
 
                     b.ToTable("job_outbox", (string)null);
