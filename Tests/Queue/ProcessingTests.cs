@@ -110,6 +110,22 @@ public sealed class ProcessingTests(TestServers servers)
     }
 
     [Fact]
+    public async Task A_given_trace_parent_is_the_jobs_and_a_malformed_one_is_refused_naming_it()
+    {
+        await using var db = await (await servers.RedisAsync()).CreateDatabaseAsync();
+        await using var host = await QueueHost.StartAsync(db, Tenants.Settings());
+        const string parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+        var added = await Tenants.AsAsync(Tenants.A, () => host.Client.EnqueueAsync("emails", "send-email", "{}", new EnqueueOptions { TraceParent = parent }));
+        var error = await Assert.ThrowsAsync<ArgumentException>(() =>
+            Tenants.AsAsync(Tenants.A, () => host.Client.EnqueueAsync("emails", "send-email", "{}", new EnqueueOptions { TraceParent = "not-a-trace" })));
+
+        Assert.Equal(parent, (await Tenants.AsAsync(Tenants.A, () => host.Admin.GetJobAsync("emails", added.Id)))?.TraceParent);
+        Assert.Contains("TraceParent 'not-a-trace' of job 'send-email' is not a W3C traceparent", error.Message, StringComparison.Ordinal);
+        Assert.Equal(1, (await Tenants.AsAsync(Tenants.A, () => host.Admin.GetCountsAsync("emails"))).Waiting);
+    }
+
+    [Fact]
     public async Task An_idle_worker_is_woken_by_the_enqueue_message_not_by_polling()
     {
         await using var db = await (await servers.RedisAsync()).CreateDatabaseAsync();
