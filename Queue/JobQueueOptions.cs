@@ -77,15 +77,23 @@ public sealed class QueueOptions
 
     /// <summary>
     /// Jobs leased ahead of free workers, so that one round trip fetches a batch. <see cref="AutoPrefetch"/> (the default):
-    /// up to twice <see cref="Concurrency"/> while this queue's recent jobs ran in under a millisecond on average (a job
-    /// fetched ahead then waits here about as long as two runs), none once they are slower, where a job fetched ahead would
-    /// wait here while another worker could run it. A number from 0 fixes it.
+    /// up to <see cref="AutoPrefetchFactor"/> times <see cref="Concurrency"/> while this queue's recent jobs ran in under a
+    /// millisecond on average (a job fetched ahead then waits here about as long as four runs: a few milliseconds at
+    /// most), none once they are slower, where a job fetched ahead would wait here while another worker could run it.
+    /// A number from 0 fixes it.
     /// </summary>
     [Range(AutoPrefetch, 4096)]
     public int Prefetch { get; set; } = AutoPrefetch;
 
     /// <summary>The <see cref="Prefetch"/> value that lets the worker choose from how long the queue's jobs run.</summary>
     public const int AutoPrefetch = -1;
+
+    /// <summary>
+    /// How many times <see cref="Concurrency"/> automatic prefetch leases ahead while jobs are short. Four, measured:
+    /// against twice, the drain of sub-millisecond jobs is about 30% faster with a fifth fewer Valkey commands per job
+    /// (fuller fetch and finish batches); eight adds little more (bench/QueueBench with PREFETCH=32/64/128, C=16).
+    /// </summary>
+    public const int AutoPrefetchFactor = 4;
 
     /// <summary>How long a fetched job stays leased without renewal; the worker renews at a third of it.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]

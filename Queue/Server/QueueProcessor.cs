@@ -89,7 +89,7 @@ internal sealed class QueueProcessor : IDisposable
         _retention = Retention.From(options);
         // A slot is a leased job held here, running or fetched ahead for the next free worker. Automatic prefetch has
         // room for twice the concurrency ahead, parked (held by the fetch loop) while the jobs are not short.
-        _autoAhead = options.Prefetch == QueueOptions.AutoPrefetch ? 2 * options.Concurrency : 0;
+        _autoAhead = options.Prefetch == QueueOptions.AutoPrefetch ? QueueOptions.AutoPrefetchFactor * options.Concurrency : 0;
         _capacity = options.Concurrency + Math.Max(options.Prefetch, _autoAhead);
         _slots = new SemaphoreSlim(_capacity, _capacity);
     }

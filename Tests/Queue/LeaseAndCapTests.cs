@@ -38,7 +38,7 @@ public sealed class LeaseAndCapTests(TestServers servers)
     }
 
     [Fact]
-    public async Task Short_jobs_are_fetched_ahead_up_to_twice_the_concurrency_and_jobs_after_long_ones_are_not()
+    public async Task Short_jobs_are_fetched_ahead_up_to_four_times_the_concurrency_and_jobs_after_long_ones_are_not()
     {
         await using var db = await (await servers.RedisAsync()).CreateDatabaseAsync();
         var gate = new TaskCompletionSource();
@@ -70,12 +70,13 @@ public sealed class LeaseAndCapTests(TestServers servers)
         await Enqueue(300, "\"short\"");
         await Wait.UntilAsync(async () => (await Counts()).Completed == 304, "the short jobs complete");
         Volatile.Write(ref gate, new TaskCompletionSource());
-        await Enqueue(5, "\"block\"");
-        await Wait.UntilAsync(async () => (await Counts()).Active == 3, "one job runs and two more are leased ahead");
+        const int ahead = QueueOptions.AutoPrefetchFactor;
+        await Enqueue(ahead + 3, "\"block\"");
+        await Wait.UntilAsync(async () => (await Counts()).Active == 1 + ahead, "one job runs and four times the concurrency more are leased ahead");
         await Task.Delay(300);
-        Assert.Equal(new JobCounts(2, 3, 0, 304, 0), await Counts());
+        Assert.Equal(new JobCounts(2, 1 + ahead, 0, 304, 0), await Counts());
         Volatile.Read(ref gate).SetResult();
-        await Wait.UntilAsync(async () => (await Counts()).Completed == 309, "every job completes");
+        await Wait.UntilAsync(async () => (await Counts()).Completed == 304 + ahead + 3, "every job completes");
     }
 
     [Fact]
