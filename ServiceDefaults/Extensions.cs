@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
@@ -67,9 +68,7 @@ public static class ServiceDefaultsExtensions
                 .AddNpgsql()
                 .AddAspNetCoreInstrumentation(options =>
                     // Health probes every few seconds would drown the traces that matter.
-                    options.Filter = context =>
-                        !context.Request.Path.StartsWithSegments(HealthEndpointPath, StringComparison.Ordinal)
-                        && !context.Request.Path.StartsWithSegments(AlivenessEndpointPath, StringComparison.Ordinal))
+                    options.Filter = context => !IsProbe(context.Request.Path))
                 .AddHttpClientInstrumentation());
 
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
@@ -87,12 +86,29 @@ public static class ServiceDefaultsExtensions
         return builder;
     }
 
+    private static bool IsProbe(PathString path) =>
+        path.StartsWithSegments(HealthEndpointPath, StringComparison.Ordinal) || path.StartsWithSegments(AlivenessEndpointPath, StringComparison.Ordinal);
+
     /// <summary>
     /// Maps <c>/health</c> (ready: every check passes) and <c>/alive</c> (liveness: only checks tagged "live").
     /// Both are mapped in every environment: workers and the scheduler are probed by Kubernetes too.
     /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
+        // Nor is a probe's own work traced (a database's SELECT 1): with its request span filtered out it would show as
+        // a root trace of its own on every probe (the AppHost probes each healthy resource every 30 s).
+        app.Use(async (context, next) =>
+        {
+            if (!IsProbe(context.Request.Path))
+            {
+                await next(context);
+                return;
+            }
+            using (SuppressInstrumentationScope.Begin())
+            {
+                await next(context);
+            }
+        });
         // Probes come from orchestrators, never signed in: the endpoints stay open whatever the app's fallback policy.
         app.MapHealthChecks(HealthEndpointPath).AllowAnonymous();
         app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions

@@ -7,8 +7,6 @@ using Queue;
 using StackExchange.Redis;
 using Tenancy;
 using Tests.Infrastructure;
-using Tests.Otlp;
-using OtlpSpanKind = OpenTelemetry.Proto.Trace.V1.Span.Types.SpanKind;
 
 namespace Tests.Web;
 
@@ -163,53 +161,6 @@ public sealed class OutboxTests(TestServers servers)
             var job = Assert.Single(await reader.GetRequiredService<IJobQueueAdmin>().GetJobsAsync(QueueNames.ForecastUpdates, JobState.Waiting));
             Assert.StartsWith($"00-{traceId}-", job.TraceParent, StringComparison.Ordinal);
         }
-    }
-
-    /// <summary>
-    /// The background relay looks for rows every 5 s; those looks are not traced (two root spans per look per replica
-    /// would bury the traces that matter in the dashboard), while a batch it does relay is, as one trace.
-    /// </summary>
-    [Fact]
-    public async Task The_background_relays_idle_looks_leave_no_traces_and_a_batch_it_relays_is_one_trace()
-    {
-        var cancellationToken = TestContext.Current.CancellationToken;
-        var postgres = await servers.PostgresAsync();
-        await using var database = await postgres.CreateDatabaseAsync("outbox-quiet");
-        await using var valkey = await KillableRedis.StartAsync("everysec");
-        await using var otlp = await OtlpReceiver.StartAsync(cancellationToken);
-        var web = new WebTenant(TwoTenantWebs.A, "admin@tenant-a.test", "signing-key-outbox-quiet", database);
-        await using var host = ServiceHost.Start("Web", web.Environment(valkey.ConnectionString,
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.Endpoint.ToString().TrimEnd('/')), ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
-            ("OTEL_BSP_SCHEDULE_DELAY", "200")));
-        web.Host = host;
-        await host.WaitUntilHealthyAsync(StartTimeout);
-        using var admin = await web.AdminAsync();
-        var project = await admin.CreateProjectAsync();
-        var testCase = await admin.CreateCaseAsync(project);
-        var run = await admin.CreateRunAsync(project);
-        await Wait.UntilAsync(() => otlp.Spans.Any(s => s.Name.Contains("runs", StringComparison.Ordinal)), "the web app's spans arrive");
-
-        // Two polls and more with nothing to relay: no span at all mentions the outbox.
-        var before = otlp.Spans.Count;
-        await Task.Delay(TimeSpan.FromSeconds(11), cancellationToken);
-        var idle = otlp.Spans.Skip(before).Where(s => s.Attributes.Values.Any(v => v.Contains("job_outbox", StringComparison.Ordinal))).ToList();
-        Assert.True(idle.Count == 0, string.Join("\n", idle.Select(s => s.Describe())));
-
-        // Valkey away during a post: the background relay delivers its jobs, under one span of its own.
-        await valkey.KillAsync();
-        using (var response = await admin.PostAsJsonAsync(new Uri($"/api/runs/{run}/results", UriKind.Relative),
-            new { results = new[] { new { caseId = testCase, status = "Passed" } } }, cancellationToken))
-        {
-            Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}");
-        }
-        await valkey.RestartAsync();
-        await Wait.UntilAsync(async () => await web.ScalarAsync("SELECT count(*) FROM job_outbox") == 0, "the outbox is relayed");
-        SpanRecord? Relay() => otlp.Spans.FirstOrDefault(s => s.Name == "outbox relay" && s.Attribute("outbox.relayed") is not (null or "0"));
-        await Wait.UntilAsync(() => Relay() is not null, "the relay's span arrives");
-        var relay = Relay()!;
-        var enqueues = otlp.Spans.Where(s => s.TraceId == relay.TraceId && s.Kind == nameof(OtlpSpanKind.Producer)).ToList();
-        Assert.NotEmpty(enqueues);
-        Assert.All(enqueues, s => Assert.Equal(relay.SpanId, s.ParentSpanId));
     }
 
     private static async Task<bool> RelayWaitingOnValkeyAsync(string connectionString, int exceptPid)
