@@ -148,7 +148,7 @@ internal sealed partial class OutboxRelay(IServiceScopeFactory scopes, OutboxSig
     /// </summary>
     private async Task<int> RelayPendingAsync(CancellationToken cancellationToken)
     {
-        using (var tenant = tenants.InstanceTenant is { } id ? TenantScope.Begin(id) : null)
+        using (tenants.InstanceTenant is { } id ? TenantScope.Begin(id) : null)
         using (SuppressInstrumentationScope.Begin())
         await using (var scope = scopes.CreateAsyncScope())
         {
