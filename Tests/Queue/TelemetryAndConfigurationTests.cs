@@ -143,8 +143,10 @@ public sealed class QueueDepthMetricTests(TestServers servers)
 
         await Tenants.AsAsync(Tenants.A, () => host.Client.EnqueueAsync(queue, "n", "\"fail\""));
         await Tenants.AsAsync(Tenants.B, () => host.Client.EnqueueAsync(queue, "n", "{}"));
+        // B's job is done once it is neither waiting nor active (a completed job is not kept here); "not waiting" alone
+        // also holds while it runs.
         await Wait.UntilAsync(async () => (await Tenants.AsAsync(Tenants.A, () => host.Admin.GetCountsAsync(queue))).Failed == 1
-            && (await Tenants.AsAsync(Tenants.B, () => host.Admin.GetCountsAsync(queue))).Waiting == 0, "A's job fails, B's job completes");
+            && (await Tenants.AsAsync(Tenants.B, () => host.Admin.GetCountsAsync(queue))) is { Waiting: 0, Active: 0 }, "A's job fails, B's job completes");
 
         // A claim just taken: a full report. B's only job completed and was not kept, so B has nothing left.
         var first = await storage.ReportAsync(queue, "worker-1", lease, false, []);

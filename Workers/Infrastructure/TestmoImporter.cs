@@ -39,7 +39,12 @@ public readonly record struct ImportPhase(string Name, TimeSpan Elapsed);
 /// <item>Testmo ids become <c>external_ref = 'testmo:&lt;id&gt;'</c> in the import's project (a new project named
 /// after the file when the import has none). A case or run already imported into the project is updated, not
 /// duplicated; forecasts are left alone. Results are always added.</item>
-/// <item>The upload is read and progress is written on a second connection, outside the import transaction, so
+/// <item>Where the tenant role may set <c>session_replication_role</c> (provisioning grants it, PostgreSQL 15+), the
+/// inserts run without the per-row triggers: the search vectors are computed by the inserts themselves, the results'
+/// references are checked by the insert's joins (a count short of the staged results is an unknown reference) and
+/// cases and runs imported earlier are locked <c>FOR KEY SHARE</c>, as the foreign-key triggers would. Otherwise the
+/// triggers run as usual.</item>
+/// <item>The upload is read ahead and progress is written on a second connection, outside the import transaction, so
 /// the row's status, percent and counts are visible while the import runs.</item>
 /// <item>On success the row says Completed, 100 and the counts, and the large object is unlinked, in the same
 /// transaction as the data. On a format fault the row says Failed with the fault's position and the upload is
