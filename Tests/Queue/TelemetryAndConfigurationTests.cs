@@ -173,6 +173,38 @@ public sealed class QueueDepthMetricTests(TestServers servers)
         Assert.Equal([("tenant-a", new JobCounts(0, 0, 0, 0, 1)), ("tenant-b", new JobCounts(0, 0, 0, 0, 0)), ("tenant-c", new JobCounts(0, 0, 1, 0, 0))], [.. seeded!.Tenants.OrderBy(t => t.Tenant)]);
         Assert.Equal(["tenant-a", "tenant-c"], [.. (await valkey.GetDatabase().SetMembersAsync(tenantSet)).Select(v => (string)v!).Order()]);
     }
+
+    /// <summary>
+    /// counts.lua (the dashboard's tenant rows) reads a tenant's states only when it is in the queue's tenant set; one
+    /// without jobs costs only its running totals. The answers must be the same as reading everything.
+    /// </summary>
+    [Fact]
+    public async Task Counts_of_tenants_without_jobs_are_zero_and_keep_their_running_totals()
+    {
+        await using var db = await (await servers.RedisAsync()).CreateDatabaseAsync();
+        var queue = "counts-" + Guid.NewGuid().ToString("N")[..8];
+        await using var host = await QueueHost.StartAsync(db, Tenants.Settings(), s => s
+            .AddQueue(queue, 1, o => o.CompletedKeepCount = 0)
+            .AddHandler("n", (_, _, _) => Task.CompletedTask),
+            serverOptions: o => o.HeartbeatInterval = TimeSpan.FromMinutes(10));
+        var storage = host.Storage;
+        await using var valkey = await db.ConnectAsync();
+
+        // B runs two jobs, none kept; a full report then finds B with no job and takes it out of the tenant set.
+        await Tenants.AsAsync(Tenants.B, () => host.Client.EnqueueBulkAsync(queue, [new JobRequest("n", "{}"), new JobRequest("n", "{}")]));
+        await Wait.UntilAsync(async () => (await Tenants.AsAsync(Tenants.B, () => host.Admin.GetCountsAsync(queue))) is { Waiting: 0, Active: 0 }, "B's jobs complete");
+        await storage.ReportAsync(queue, "worker-1", TimeSpan.FromMinutes(1), true, []);
+        Assert.False(await valkey.GetDatabase().SetContainsAsync(storage.Keys(queue).Prefix + "tenants", "tenant-b"));
+        // A has only a delayed job: it is in the set and counted.
+        await Tenants.AsAsync(Tenants.A, () => host.Client.EnqueueAsync(queue, "n", "{}", new EnqueueOptions { Delay = TimeSpan.FromHours(1) }));
+
+        var counts = await storage.TenantCountsAsync(queue, ["tenant-a", "tenant-b", "tenant-c"]);
+
+        Assert.Equal(
+            [("tenant-a", new JobCounts(0, 0, 1, 0, 0), 0L), ("tenant-b", new JobCounts(0, 0, 0, 0, 0), 2L), ("tenant-c", new JobCounts(0, 0, 0, 0, 0), 0L)],
+            [.. counts.Select(c => (c.Tenant, c.Counts, c.CompletedTotal))]);
+        Assert.All(counts, c => Assert.Null(c.OldestWaitingSince));
+    }
 }
 
 public sealed class ValkeyConnectionTests
