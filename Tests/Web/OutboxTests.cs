@@ -13,27 +13,19 @@ namespace Tests.Web;
 /// <summary>Rule 8 under chaos: results recorded while Valkey is killed lose none of their jobs.</summary>
 public sealed class OutboxTests(TestServers servers)
 {
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
     private const int Posts = 40;
 
     [Fact]
     public async Task Valkey_killed_during_result_posts_every_post_succeeds_and_each_posts_jobs_are_queued_exactly_once()
     {
-        var postgres = await servers.PostgresAsync();
-        await using var database = await postgres.CreateDatabaseAsync("outbox");
         // appendfsync always: with everysec, Valkey may hold an acknowledged write in memory for up to 2 s while a
         // background fsync is slow, and the kill below then loses the last relayed job whose row is already deleted
         // (seen in CI: 39 of 40). The outbox cannot cover that; always can (README, Valkey durability).
-        await using var valkey = await KillableRedis.StartAsync("always");
-        var web = new WebTenant(TwoTenantWebs.A, "admin@tenant-a.test", "signing-key-outbox", database);
-        await using var host = ServiceHost.Start("Web", web.Environment(valkey.ConnectionString));
-        web.Host = host;
-        await host.WaitUntilHealthyAsync(StartTimeout);
+        await using var own = await WebOfItsOwn.StartAsync(servers, "outbox", "always");
+        var (web, valkey) = (own.Web, own.Valkey);
         using var admin = await web.AdminAsync();
         using var member = await web.MemberAsync(admin);
-        var project = await admin.CreateProjectAsync();
-        var testCase = await admin.CreateCaseAsync(project);
-        var run = await admin.CreateRunAsync(project);
+        var (run, testCase) = await admin.CreateRunOfOneCaseAsync();
 
         var statuses = new List<int>();
         for (var i = 0; i < Posts; i++)
@@ -69,21 +61,14 @@ public sealed class OutboxTests(TestServers servers)
     [Fact]
     public async Task A_row_committed_while_a_later_batch_is_being_relayed_is_relayed_not_deleted()
     {
-        var postgres = await servers.PostgresAsync();
-        await using var database = await postgres.CreateDatabaseAsync("outbox-order");
-        await using var valkey = await KillableRedis.StartAsync("everysec");
-        var web = new WebTenant(TwoTenantWebs.A, "admin@tenant-a.test", "signing-key-outbox-order", database);
-        await using var host = ServiceHost.Start("Web", web.Environment(valkey.ConnectionString));
-        web.Host = host;
-        await host.WaitUntilHealthyAsync(StartTimeout);
+        await using var own = await WebOfItsOwn.StartAsync(servers, "outbox-order");
+        var (web, valkey) = (own.Web, own.Valkey);
         using var admin = await web.AdminAsync();
-        var project = await admin.CreateProjectAsync();
-        var testCase = await admin.CreateCaseAsync(project);
-        var run = await admin.CreateRunAsync(project);
+        var (run, testCase) = await admin.CreateRunOfOneCaseAsync();
 
         // The earlier write: its outbox row has its id, but is not committed yet.
         var plantedId = "planted-" + Guid.NewGuid().ToString("N");
-        await using var earlier = new NpgsqlConnection(database.ConnectionString);
+        await using var earlier = new NpgsqlConnection(web.Database.ConnectionString);
         await earlier.OpenAsync();
         await using var transaction = await earlier.BeginTransactionAsync();
         await using (var insert = new NpgsqlCommand(
@@ -104,7 +89,7 @@ public sealed class OutboxTests(TestServers servers)
             // The later write commits and its relay reads the committed rows, then waits on the paused Valkey.
             post = admin.PostAsJsonAsync(new Uri($"/api/runs/{run}/results", UriKind.Relative),
                 new { results = new[] { new { caseId = testCase, status = "Failed" } } });
-            await Wait.UntilAsync(async () => await RelayWaitingOnValkeyAsync(database.ConnectionString, earlier.ProcessID),
+            await Wait.UntilAsync(async () => await RelayWaitingOnValkeyAsync(web.Database.ConnectionString, earlier.ProcessID),
                 "the relay has read its batch and waits on Valkey");
             await transaction.CommitAsync();
         }
@@ -133,17 +118,10 @@ public sealed class OutboxTests(TestServers servers)
     [Fact]
     public async Task A_job_relayed_in_the_background_continues_the_trace_of_the_request_that_wrote_it()
     {
-        var postgres = await servers.PostgresAsync();
-        await using var database = await postgres.CreateDatabaseAsync("outbox-trace");
-        await using var valkey = await KillableRedis.StartAsync("everysec");
-        var web = new WebTenant(TwoTenantWebs.A, "admin@tenant-a.test", "signing-key-outbox-trace", database);
-        await using var host = ServiceHost.Start("Web", web.Environment(valkey.ConnectionString));
-        web.Host = host;
-        await host.WaitUntilHealthyAsync(StartTimeout);
+        await using var own = await WebOfItsOwn.StartAsync(servers, "outbox-trace");
+        var (web, valkey) = (own.Web, own.Valkey);
         using var admin = await web.AdminAsync();
-        var project = await admin.CreateProjectAsync();
-        var testCase = await admin.CreateCaseAsync(project);
-        var run = await admin.CreateRunAsync(project);
+        var (run, testCase) = await admin.CreateRunOfOneCaseAsync();
 
         await valkey.KillAsync();
         var traceId = ActivityTraceId.CreateRandom().ToHexString();

@@ -12,20 +12,13 @@ namespace Tests.Web;
 /// </summary>
 public sealed class QuietTracesTests(TestServers servers)
 {
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
-
     [Fact]
     public async Task Health_probes_and_the_database_check_they_run_leave_no_traces()
     {
         var cancellationToken = TestContext.Current.CancellationToken;
-        var postgres = await servers.PostgresAsync();
-        await using var database = await postgres.CreateDatabaseAsync("quiet-probes");
-        await using var valkey = await KillableRedis.StartAsync("everysec");
         await using var otlp = await OtlpReceiver.StartAsync(cancellationToken);
-        var web = new WebTenant(TwoTenantWebs.A, "admin@tenant-a.test", "signing-key-quiet-probes", database);
-        await using var host = ServiceHost.Start("Web", web.Environment(valkey.ConnectionString, Exporting(otlp)));
-        web.Host = host;
-        await host.WaitUntilHealthyAsync(StartTimeout);
+        await using var own = await WebOfItsOwn.StartAsync(servers, "quiet-probes", environment: Exporting(otlp));
+        var web = own.Web;
 
         // As the AppHost probes: from inside a trace of its own, so the request carries a sampled traceparent.
         using var anonymous = web.Anonymous();
@@ -54,18 +47,11 @@ public sealed class QuietTracesTests(TestServers servers)
     public async Task The_background_relays_idle_looks_leave_no_traces_and_a_batch_it_relays_is_one_trace()
     {
         var cancellationToken = TestContext.Current.CancellationToken;
-        var postgres = await servers.PostgresAsync();
-        await using var database = await postgres.CreateDatabaseAsync("outbox-quiet");
-        await using var valkey = await KillableRedis.StartAsync("everysec");
         await using var otlp = await OtlpReceiver.StartAsync(cancellationToken);
-        var web = new WebTenant(TwoTenantWebs.A, "admin@tenant-a.test", "signing-key-outbox-quiet", database);
-        await using var host = ServiceHost.Start("Web", web.Environment(valkey.ConnectionString, Exporting(otlp)));
-        web.Host = host;
-        await host.WaitUntilHealthyAsync(StartTimeout);
+        await using var own = await WebOfItsOwn.StartAsync(servers, "outbox-quiet", environment: Exporting(otlp));
+        var (web, valkey) = (own.Web, own.Valkey);
         using var admin = await web.AdminAsync();
-        var project = await admin.CreateProjectAsync();
-        var testCase = await admin.CreateCaseAsync(project);
-        var run = await admin.CreateRunAsync(project);
+        var (run, testCase) = await admin.CreateRunOfOneCaseAsync();
         await Wait.UntilAsync(() => otlp.Spans.Any(s => s.Name.Contains("runs", StringComparison.Ordinal)), "the web app's spans arrive");
 
         // Two polls and more with nothing to relay: no span at all mentions the outbox.

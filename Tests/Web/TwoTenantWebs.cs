@@ -226,6 +226,14 @@ internal static class WebApi
     public static async Task<long> CreateRunAsync(this HttpClient client, long projectId) =>
         await IdOfAsync(await client.PostAsJsonAsync(new Uri($"/api/projects/{projectId}/runs", UriKind.Relative), new { name = "Run " + Guid.NewGuid().ToString("N")[..8] }));
 
+    /// <summary>A project with one case and one run: what a result needs.</summary>
+    public static async Task<(long Run, long Case)> CreateRunOfOneCaseAsync(this HttpClient client)
+    {
+        var project = await client.CreateProjectAsync();
+        var testCase = await client.CreateCaseAsync(project);
+        return (await client.CreateRunAsync(project), testCase);
+    }
+
     public static async Task<long> CreateIntegrationAsync(this HttpClient client, long projectId) =>
         await IdOfAsync(await client.PostAsJsonAsync(new Uri($"/api/projects/{projectId}/integrations", UriKind.Relative), new { baseUrl = "https://tracker.invalid", projectKey = "QA" }));
 
