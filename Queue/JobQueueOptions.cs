@@ -22,6 +22,8 @@ public static class JobQueueDefaults
     public const int CircuitThreshold = 3;
     public const string FirstProbeInterval = "00:00:01";
     public const string MaxProbeInterval = "00:00:15";
+    public const int Shards = 1;
+    public const long MaxWaitingPerTenant = 100_000;
 }
 
 /// <summary>Options shared by the client and the server: where the queue lives and what a job may carry.</summary>
@@ -38,6 +40,14 @@ public sealed class JobQueueOptions
     [Required]
     [RegularExpression("^[A-Za-z0-9_.-]{1,32}$")]
     public string KeyPrefix { get; set; } = JobQueueDefaults.KeyPrefix;
+
+    /// <summary>
+    /// How many shards every queue is split into (KEYS.md): each a complete queue under its own hash tag, so a Valkey
+    /// Cluster spreads them over its masters; a tenant belongs to one. Every client and worker of a deployment must use
+    /// the same value (<c>QUEUE_SHARDS</c>); a worker refuses to start against data laid out with another.
+    /// </summary>
+    [Range(1, 1024)]
+    public int Shards { get; set; } = JobQueueDefaults.Shards;
 
     /// <summary>Largest payload accepted at enqueue, in UTF-8 bytes.</summary>
     [Range(1, 64 * 1024 * 1024)]
@@ -167,4 +177,12 @@ public sealed class JobQueueServerOptions
     /// <summary>The longest wait between probes of a held tenant (and the longest dependency delay of a job).</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
     public TimeSpan MaxProbeInterval { get; set; } = TimeSpan.Parse(JobQueueDefaults.MaxProbeInterval, null);
+
+    /// <summary>
+    /// The ceiling of one tenant's jobs waiting or delayed on one queue (<c>QUEUE_MAX_WAITING_PER_TENANT</c>): an enqueue
+    /// that would pass it is refused with <see cref="Storage.JobQueueFullException"/>, so one tenant cannot grow the shared
+    /// Valkey without bound. The workers record it in Valkey, where every client's enqueue reads it.
+    /// </summary>
+    [Range(1, long.MaxValue)]
+    public long MaxWaitingPerTenant { get; set; } = JobQueueDefaults.MaxWaitingPerTenant;
 }

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Queue.Admin;
 using Queue.Client;
 using Queue.Security;
@@ -44,7 +45,19 @@ public static class JobQueueServiceCollectionExtensions
         this IServiceCollection services, Action<JobQueueServerOptions>? configure = null, Action<JobQueueOptions>? configureQueue = null)
     {
         AddCore(services, configureQueue);
-        services.AddOptions<JobQueueServerOptions>().Configure(o => configure?.Invoke(o)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<JobQueueServerOptions>()
+            .Configure<IServiceProvider>((o, sp) =>
+            {
+                if (sp.GetService<IConfiguration>()?["QUEUE_MAX_WAITING_PER_TENANT"] is { Length: > 0 } ceiling)
+                {
+                    o.MaxWaitingPerTenant = long.TryParse(ceiling, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) && value > 0
+                        ? value
+                        : throw new OptionsValidationException(nameof(JobQueueServerOptions), typeof(JobQueueServerOptions),
+                            [$"QUEUE_MAX_WAITING_PER_TENANT must be a whole number of jobs, at least 1 (got '{ceiling}')."]);
+                }
+                configure?.Invoke(o);
+            })
+            .ValidateDataAnnotations().ValidateOnStart();
         var registry = services.FirstOrDefault(d => d.ServiceType == typeof(JobQueueRegistry))?.ImplementationInstance as JobQueueRegistry;
         if (registry is null)
         {
@@ -64,7 +77,20 @@ public static class JobQueueServiceCollectionExtensions
         if (!services.Any(d => d.ServiceType == typeof(QueueStorage)))
         {
             options.Configure<IServiceProvider>((o, sp) =>
-                o.ConnectionString ??= sp.GetService<IConfiguration>() is { } configuration ? ValkeyConnection.FromConfiguration(configuration) : null);
+            {
+                if (sp.GetService<IConfiguration>() is not { } configuration)
+                {
+                    return;
+                }
+                o.ConnectionString ??= ValkeyConnection.FromConfiguration(configuration);
+                if (configuration["QUEUE_SHARDS"] is { Length: > 0 } shards)
+                {
+                    o.Shards = int.TryParse(shards, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) && value is >= 1 and <= 1024
+                        ? value
+                        : throw new OptionsValidationException(nameof(JobQueueOptions), typeof(JobQueueOptions),
+                            [$"QUEUE_SHARDS must be a whole number from 1 to 1024 (got '{shards}')."]);
+                }
+            });
             options.ValidateDataAnnotations().ValidateOnStart();
         }
         if (configure is not null)

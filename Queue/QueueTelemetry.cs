@@ -90,7 +90,7 @@ public static class QueueTelemetry
         { TenantAttribute, TenantTag(tenant) },
     };
 
-    internal static string TenantTag(string slot) => slot == QueueKeys.NoTenant ? "none" : slot;
+    internal static string TenantTag(string slot) => slot == QueueLayout.NoTenant ? "none" : slot;
 
     internal static Activity? StartEnqueue(string queue, string tenant, int count)
     {

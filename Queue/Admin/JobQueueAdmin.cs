@@ -13,7 +13,7 @@ internal sealed class JobQueueAdmin(QueueStorage storage, HoldStore holds, JobAu
     public async Task<TenantHold> GetHoldAsync(CancellationToken cancellationToken = default)
     {
         var slot = authority.CurrentSlot("read the tenant's hold");
-        return slot == QueueKeys.NoTenant ? TenantHold.None(slot) : HoldStore.ToHold(slot, await holds.GetAsync(slot));
+        return slot == QueueLayout.NoTenant ? TenantHold.None(slot) : HoldStore.ToHold(slot, await holds.GetAsync(slot));
     }
 
     public Task<JobCounts> GetCountsAsync(string queue, CancellationToken cancellationToken = default) =>
@@ -72,21 +72,14 @@ internal sealed class JobQueueAdmin(QueueStorage storage, HoldStore holds, JobAu
         Checked(queue);
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var workers = new List<WorkerConcurrency>();
-        var expired = new List<StackExchange.Redis.RedisValue>();
         foreach (var entry in await storage.WorkersAsync(queue))
         {
+            // Workers that died without saying goodbye: their reports expire (and the live workers drop them).
             var report = JsonSerializer.Deserialize<WorkerReport>((string)entry.Value!, JsonSerializerOptions.Web);
-            if (report is null || report.ExpiresMs <= now)
+            if (report is not null && report.ExpiresMs > now)
             {
-                expired.Add(entry.Name);
-                continue;
+                workers.Add(new WorkerConcurrency(entry.Name!, report.Concurrency, report.PerTenantConcurrency, DateTimeOffset.FromUnixTimeMilliseconds(report.ExpiresMs)));
             }
-            workers.Add(new WorkerConcurrency(entry.Name!, report.Concurrency, report.PerTenantConcurrency, DateTimeOffset.FromUnixTimeMilliseconds(report.ExpiresMs)));
-        }
-        if (expired.Count > 0)
-        {
-            // Workers that died without saying goodbye: their reports expire and are dropped here.
-            await storage.RemoveWorkersAsync(queue, expired);
         }
         workers.Sort((a, b) => string.CompareOrdinal(a.WorkerId, b.WorkerId));
         return new EffectiveConcurrency(queue, workers.Sum(w => w.Concurrency), workers);
@@ -95,7 +88,7 @@ internal sealed class JobQueueAdmin(QueueStorage storage, HoldStore holds, JobAu
     private async Task<bool> Act(string queue, string action, string jobId)
     {
         ArgumentException.ThrowIfNullOrEmpty(jobId);
-        return await storage.AdminAsync(Checked(queue), action, Slot(queue), jobId, time.GetUtcNow().ToUnixTimeMilliseconds());
+        return await storage.AdminAsync(Checked(queue), action, Slot(queue), jobId);
     }
 
     private string Slot(string queue) => authority.CurrentSlot($"administer queue '{queue}'");

@@ -27,12 +27,12 @@ internal sealed class RecurringJobInventory(QueueStorage storage) : IRecurringJo
         JobNames.ValidateQueue(queue);
         var entries = await storage.AllRecurringAsync(queue);
         return [.. entries.Select(e => new RecurringJobEntry(
-            e.Tenant == QueueKeys.NoTenant ? null : TenantId.Parse(e.Tenant), e.Id, DateTimeOffset.FromUnixTimeMilliseconds(e.NextMs)))];
+            e.Tenant == QueueLayout.NoTenant ? null : TenantId.Parse(e.Tenant), e.Id, DateTimeOffset.FromUnixTimeMilliseconds(e.NextMs)))];
     }
 
     public Task<bool> RemoveAsync(string queue, TenantId? tenant, string recurringId, CancellationToken cancellationToken = default)
     {
         JobNames.ValidateQueue(queue);
-        return storage.RemoveRecurringAsync(queue, tenant?.Value ?? QueueKeys.NoTenant, recurringId);
+        return storage.RemoveRecurringAsync(queue, tenant?.Value ?? QueueLayout.NoTenant, recurringId);
     }
 }

@@ -64,7 +64,7 @@ internal sealed class JobQueueOperator(HoldStore holds, QueueStorage storage, Ti
                 var moved = 0;
                 foreach (var job in page)
                 {
-                    if (await storage.AdminAsync(queue, "retry", slot, job.Id, Now()))
+                    if (await storage.AdminAsync(queue, "retry", slot, job.Id))
                     {
                         moved++;
                     }

@@ -7,7 +7,7 @@ namespace Queue.Security;
 /// <summary>
 /// Decides which tenant a job belongs to and with which key it is signed and checked (rules 1, 2 and 6 of tenancy).
 /// A job carries the ambient tenant and is signed with that tenant's key. Without an ambient tenant a multi-tenant
-/// deployment refuses the job; a single-tenant one stores it under <see cref="QueueKeys.NoTenant"/>, signed with
+/// deployment refuses the job; a single-tenant one stores it under <see cref="QueueLayout.NoTenant"/>, signed with
 /// <see cref="JobQueueOptions.SingleTenantSigningKey"/> when that is set, unsigned otherwise.
 /// </summary>
 internal sealed class JobAuthority(ICurrentTenant current, ITenantSettingsStore tenants, IOptions<JobQueueOptions> options)
@@ -23,7 +23,7 @@ internal sealed class JobAuthority(ICurrentTenant current, ITenantSettingsStore 
             ? throw new InvalidOperationException(
                 $"Cannot {action}: no tenant is current, and in multi-tenant mode every job must carry a tenant. " +
                 "Run this inside the tenant's request or a TenantScope.Begin(tenant).")
-            : QueueKeys.NoTenant;
+            : QueueLayout.NoTenant;
     }
 
     /// <summary>
@@ -31,11 +31,11 @@ internal sealed class JobAuthority(ICurrentTenant current, ITenantSettingsStore 
     /// (rule 6), so a worker started without multi-tenant mode beside a shared Valkey can never fail tenants' jobs.
     /// Null in multi-tenant mode (every tenant).
     /// </summary>
-    public string? OnlySlot => tenants.IsMultiTenant ? null : QueueKeys.NoTenant;
+    public string? OnlySlot => tenants.IsMultiTenant ? null : QueueLayout.NoTenant;
 
     public string Sign(string slot, string queue, string id, string name, string payload)
     {
-        if (slot == QueueKeys.NoTenant)
+        if (slot == QueueLayout.NoTenant)
         {
             return options.Value.SingleTenantSigningKey is { Length: > 0 } key ? JobSignature.Compute(key, queue, id, slot, name, payload) : "";
         }
@@ -55,7 +55,7 @@ internal sealed class JobAuthority(ICurrentTenant current, ITenantSettingsStore 
     /// </summary>
     public (TenantId? Tenant, string? Failure) Authenticate(FetchedJob job)
     {
-        if (job.Tenant == QueueKeys.NoTenant)
+        if (job.Tenant == QueueLayout.NoTenant)
         {
             if (tenants.IsMultiTenant)
             {

@@ -39,6 +39,12 @@ internal sealed class JobQueueServer(
     {
         var server = serverOptions.Value;
         _workerId = server.WorkerId ?? $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
+        await FunctionLibrary.EnsureLoadedAsync(await storage.Connection.MultiplexerAsync());
+        foreach (var queue in registry.Queues.Keys)
+        {
+            // Refuses to start against data laid out otherwise (shards, an earlier layout), saying what to do.
+            await storage.ConfigureAsync(queue, server.MaxWaitingPerTenant);
+        }
         var subscriber = await storage.Connection.SubscriberAsync();
         // Holds first, so that a paused tenant's jobs are not fetched in the first moments after a restart.
         circuits.Changed += () =>
@@ -57,13 +63,17 @@ internal sealed class JobQueueServer(
             var logger = loggers.CreateLogger("Queue.Processor");
             var processor = new QueueProcessor(queue, queueOptions.Get(queue), server, storage, handlers, authority, scopes, time, logger, _workerId, circuits, known);
             var recurring = new RecurringScheduler(queue, storage, authority, time, server, logger);
-            var channel = storage.Keys(queue).Wake;
-            await subscriber.SubscribeAsync(channel, (_, _) =>
+            foreach (var shard in storage.Layout.Shards(queue))
             {
-                processor.Wake();
-                recurring.Wake();
-            });
-            _channels.Add(channel);
+                var index = shard.Index;
+                // The message names the tenant whose jobs became waiting (empty: no one in particular).
+                await subscriber.SubscribeAsync(shard.Wake, (_, message) =>
+                {
+                    processor.Wake(index, message.IsNullOrEmpty ? null : (string?)message);
+                    recurring.Wake();
+                });
+                _channels.Add(shard.Wake);
+            }
             _processors.Add(processor);
             await HeartbeatAsync(processor);
             processor.Start();
@@ -90,7 +100,10 @@ internal sealed class JobQueueServer(
             {
                 await storage.RemoveWorkerAsync(processor.Queue, _workerId);
                 // Another worker takes over reporting at its next heartbeat rather than after the claim lapses.
-                await storage.ReportAsync(processor.Queue, _workerId, TimeSpan.Zero, false, []);
+                foreach (var shard in storage.Layout.Shards(processor.Queue))
+                {
+                    await storage.ReportAsync(processor.Queue, shard.Index, _workerId, TimeSpan.Zero, false, []);
+                }
             }
             catch (RedisException)
             {
@@ -172,31 +185,32 @@ internal sealed class JobQueueServer(
     /// <summary>Heartbeats between two full recounts of the depths (5 minutes at the default interval).</summary>
     private const int FullReportEvery = 30;
 
-    /// <summary>The last counts by state per queue and tenant with jobs, while this worker is the queue's reporter.</summary>
-    private readonly Dictionary<string, Dictionary<string, JobCounts>> _depths = new(StringComparer.Ordinal);
+    /// <summary>The last counts by state per queue, shard and tenant with jobs, while this worker is that shard's reporter.</summary>
+    private readonly Dictionary<(string Queue, int Shard), Dictionary<string, JobCounts>> _depths = [];
 
     /// <summary>Queues whose first report (with the configured tenants) this worker has made.</summary>
     private readonly HashSet<string> _seeded = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// Depth by state per tenant with jobs, published by one worker per queue (the first to claim the report; another
+    /// Depth by state per tenant with jobs, published by one worker per shard (the first to claim its report; another
     /// takes over when its claim lapses or it stops), so the gauges are not counted once per replica and the cost is one
-    /// script call per queue and interval for the whole deployment, O(1) per tenant whose counts changed. The other
-    /// workers publish none for the queue. This worker's first report also looks at the configured tenants, in case
-    /// their jobs predate the tenant set.
+    /// claim and one count per shard and interval for the whole deployment, O(1) per tenant whose counts changed. This
+    /// worker's first report also looks at the configured tenants, in case their jobs predate the tenant set.
     /// </summary>
     private async Task ReportDepthsAsync(string queue, bool full)
     {
         var seed = _seeded.Add(queue) ? ConfiguredSlots() : [];
-        // Without counts of its own (first report, or another worker reported meanwhile) only a full report will do.
-        var known = _depths.TryGetValue(queue, out var kept);
-        var report = await storage.ReportAsync(queue, _workerId, 3 * serverOptions.Value.HeartbeatInterval, full || !known, seed);
-        if (report is null)
+        foreach (var shard in storage.Layout.Shards(queue))
         {
-            _depths.Remove(queue);
-        }
-        else
-        {
+            var key = (queue, shard.Index);
+            // Without counts of its own (first report, or another worker reported meanwhile) only a full report will do.
+            var known = _depths.TryGetValue(key, out var kept);
+            var report = await storage.ReportAsync(queue, shard.Index, _workerId, 3 * serverOptions.Value.HeartbeatInterval, full || !known, seed);
+            if (report is null)
+            {
+                _depths.Remove(key);
+                continue;
+            }
             var depths = report.Full || kept is null ? new Dictionary<string, JobCounts>(StringComparer.Ordinal) : kept;
             foreach (var (tenant, counts) in report.Tenants)
             {
@@ -209,21 +223,31 @@ internal sealed class JobQueueServer(
                     depths[tenant] = counts;
                 }
             }
-            _depths[queue] = depths;
+            _depths[key] = depths;
         }
-        var published = _depths.TryGetValue(queue, out var current) ? current.Select(kv => (kv.Key, kv.Value)).ToList() : [];
+        var published = _depths.Where(d => d.Key.Queue == queue).SelectMany(d => d.Value).Select(kv => (kv.Key, kv.Value)).ToList();
         QueueTelemetry.SetDepth(queue, [.. published.Where(d => d.Value.Waiting > 0).Select(d => (d.Key, d.Value.Waiting))]);
         QueueTelemetry.SetStateDepths(queue, published);
     }
 
     private IReadOnlyCollection<string> ConfiguredSlots() => tenants.IsMultiTenant
         ? [.. tenants.Current.Tenants.Keys.Select(t => t.Value)]
-        : [QueueKeys.NoTenant];
+        : [QueueLayout.NoTenant];
 
-    private Task HeartbeatAsync(QueueProcessor processor)
+    private async Task HeartbeatAsync(QueueProcessor processor)
     {
-        var expires = time.GetUtcNow() + (3 * serverOptions.Value.HeartbeatInterval);
+        var now = time.GetUtcNow();
+        var expires = now + (3 * serverOptions.Value.HeartbeatInterval);
         var report = new WorkerReport(processor.Options.Concurrency, processor.Options.PerTenantConcurrency, expires.ToUnixTimeMilliseconds(), processor.Options.MaxAttempts);
-        return storage.HeartbeatAsync(processor.Queue, _workerId, JsonSerializer.Serialize(report, JsonSerializerOptions.Web));
+        await storage.HeartbeatAsync(processor.Queue, _workerId, JsonSerializer.Serialize(report, JsonSerializerOptions.Web));
+        // Workers that died without saying goodbye: their reports expired; the live ones drop them.
+        var expired = (await storage.WorkersAsync(processor.Queue))
+            .Where(w => JsonSerializer.Deserialize<WorkerReport>((string)w.Value!, JsonSerializerOptions.Web) is not { } r || r.ExpiresMs <= now.ToUnixTimeMilliseconds())
+            .Select(w => w.Name)
+            .ToList();
+        if (expired.Count > 0)
+        {
+            await storage.RemoveWorkersAsync(processor.Queue, expired);
+        }
     }
 }

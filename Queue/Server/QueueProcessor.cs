@@ -48,7 +48,13 @@ internal sealed class QueueProcessor : IDisposable
     private readonly ConcurrentDictionary<string, int> _outstanding = new(StringComparer.Ordinal);
 
     /// <summary>Leases all of whose jobs have ended; dropped with the next outcome batch.</summary>
-    private readonly ConcurrentQueue<string> _released = new();
+    private readonly ConcurrentQueue<(int Shard, string Token)> _released = new();
+
+    /// <summary>This worker's view of each shard of the queue: what woke it, what its last fetch hinted.</summary>
+    private readonly ShardView[] _shards;
+
+    /// <summary>Where the next fetch round starts, so that shards take turns at being first.</summary>
+    private int _rotation;
     private readonly int _capacity;
 
     /// <summary>Slots held back by the fetch loop itself while automatic prefetch is off (jobs too slow to fetch ahead).</summary>
@@ -92,14 +98,34 @@ internal sealed class QueueProcessor : IDisposable
         _autoAhead = options.Prefetch == QueueOptions.AutoPrefetch ? QueueOptions.AutoPrefetchFactor * options.Concurrency : 0;
         _capacity = options.Concurrency + Math.Max(options.Prefetch, _autoAhead);
         _slots = new SemaphoreSlim(_capacity, _capacity);
+        _shards = [.. Enumerable.Range(0, storage.Layout.ShardCount).Select(i => new ShardView(i))];
     }
 
     public string Queue => _queue;
 
     public QueueOptions Options => _options;
 
-    /// <summary>Called on a wake-up message: jobs may be waiting.</summary>
-    public void Wake() => _wake.Set();
+    /// <summary>Called on a wake-up message of one shard: jobs may be waiting (of <paramref name="tenant"/>, when named).</summary>
+    public void Wake(int shard, string? tenant)
+    {
+        var view = _shards[shard];
+        if (!string.IsNullOrEmpty(tenant))
+        {
+            view.Woken.TryAdd(tenant, 0);
+        }
+        view.Pending = true;
+        _wake.Set();
+    }
+
+    /// <summary>Wakes the fetch loop to look at every shard (holds changed, a capped tenant's slot freed).</summary>
+    public void Wake()
+    {
+        foreach (var view in _shards)
+        {
+            view.Pending = true;
+        }
+        _wake.Set();
+    }
 
     public void Start()
     {
@@ -181,6 +207,10 @@ internal sealed class QueueProcessor : IDisposable
     {
         var stopping = _stopFetching.Token;
         var leaseMs = (long)_options.LeaseDuration.TotalMilliseconds;
+        foreach (var view in _shards)
+        {
+            view.Pending = true;
+        }
         while (!stopping.IsCancellationRequested)
         {
             _wake.Reset();
@@ -235,15 +265,14 @@ internal sealed class QueueProcessor : IDisposable
                 _slots.Release(want);
                 break;
             }
-            FetchResult result;
+
             var gate = FetchGate.Open;
+            var leased = 0;
             try
             {
                 // Held tenants (paused, or a dependency down) are skipped; a due probe takes one job of its tenant.
                 gate = await _circuits.GateAsync();
-                var now = Now();
-                var token = $"{_workerId}:{_instance}:{Interlocked.Increment(ref _fetches)}";
-                result = await _storage.FetchAsync(_queue, now, now + leaseMs, token, want, _options.PerTenantConcurrency, _options.MaxStalls, gate.Held, _authority.OnlySlot);
+                leased = await FetchRoundAsync(want, gate, leaseMs);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -257,15 +286,105 @@ internal sealed class QueueProcessor : IDisposable
                 }
                 continue;
             }
-            if (want > result.Jobs.Count)
+            if (leased > 0 || _shards.Any(v => v.Pending))
             {
-                _slots.Release(want - result.Jobs.Count);
+                continue;
+            }
+            var timeout = _server.SafetyPollInterval;
+            foreach (var dueMs in _shards.Select(v => v.NextDueMs).Append(gate.NextProbeMs))
+            {
+                if (dueMs >= 0)
+                {
+                    var untilDue = TimeSpan.FromMilliseconds(Math.Max(1, dueMs - Now()));
+                    timeout = untilDue < timeout ? untilDue : timeout;
+                }
+            }
+            try
+            {
+                if (!await _wake.WaitAsync(timeout, _time, stopping))
+                {
+                    // A timer, not a message: a delayed job or a lease may be due, or a wake-up was lost.
+                    foreach (var view in _shards)
+                    {
+                        view.Pending = true;
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// One round: the free slots shared out over the shards that may have work, starting with a different shard each
+    /// round, one fetch per shard, all in flight at once. Returns how many jobs were leased; unused slots are released.
+    /// </summary>
+    private async Task<int> FetchRoundAsync(int want, FetchGate gate, long leaseMs)
+    {
+        var now = Now();
+        var probesByShard = gate.Probes.Keys.GroupBy(t => _storage.Layout.ShardOf(t)).ToDictionary(g => g.Key, g => g.ToList());
+        foreach (var view in _shards)
+        {
+            if (probesByShard.ContainsKey(view.Index) || (view.NextDueMs >= 0 && view.NextDueMs <= now))
+            {
+                view.Pending = true;
+            }
+        }
+        var pending = new List<ShardView>(_shards.Length);
+        var first = _rotation++ % _shards.Length;
+        for (var i = 0; i < _shards.Length; i++)
+        {
+            var view = _shards[(first + i) % _shards.Length];
+            if (view.Pending)
+            {
+                pending.Add(view);
+            }
+        }
+        if (pending.Count == 0)
+        {
+            _slots.Release(want);
+            return 0;
+        }
+        var chosen = pending.Take(want).ToList();
+        var held = gate.Held.Count == 0 ? null : gate.Held.ToDictionary(h => h.Tenant, h => h.Limit, StringComparer.Ordinal);
+        var calls = new List<(ShardView View, int Want, List<string> Declared, Task<FetchResult> Call)>(chosen.Count);
+        for (var i = 0; i < chosen.Count; i++)
+        {
+            var view = chosen[i];
+            view.Pending = false;
+            var share = (want / chosen.Count) + (i < want % chosen.Count ? 1 : 0);
+            var declared = Declare(view, probesByShard.GetValueOrDefault(view.Index), share);
+            var tenants = declared.Select(t => (t, held is not null && held.TryGetValue(t, out var limit) ? limit : -1)).ToList();
+            var token = $"{_workerId}:{_instance}:{Interlocked.Increment(ref _fetches)}";
+            calls.Add((view, share, declared, FetchShardAsync(view, now, now + leaseMs, token, share, tenants)));
+        }
+        var leased = 0;
+        Exception? failure = null;
+        Dictionary<string, string>? unprobed = gate.Probes.Count == 0 ? null : new(gate.Probes, StringComparer.Ordinal);
+        foreach (var (view, share, declared, call) in calls)
+        {
+            FetchResult result;
+            try
+            {
+                result = await call;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                _slots.Release(share);
+                view.Pending = true;
+                failure ??= e;
+                continue;
+            }
+            if (share > result.Jobs.Count)
+            {
+                _slots.Release(share - result.Jobs.Count);
             }
             if (result.Jobs.Count > 0)
             {
                 _outstanding[result.Jobs[0].LeaseToken] = result.Jobs.Count;
             }
-            Dictionary<string, string>? unprobed = gate.Probes.Count == 0 ? null : new(gate.Probes, StringComparer.Ordinal);
             foreach (var job in result.Jobs)
             {
                 string? probe = null;
@@ -275,29 +394,111 @@ internal sealed class QueueProcessor : IDisposable
                 }
                 Start(job, probe);
             }
-            if (unprobed is { Count: > 0 })
+            leased += result.Jobs.Count;
+            view.Learn(result, declared, _authority.OnlySlot);
+        }
+        if (unprobed is { Count: > 0 })
+        {
+            await UnclaimAsync(unprobed);
+        }
+        if (failure is not null && leased == 0)
+        {
+            QueueLog.FetchFailed(_logger, failure, _queue);
+            await DelayAsync(TimeSpan.FromSeconds(1), _stopFetching.Token);
+        }
+        return leased;
+    }
+
+    /// <summary>
+    /// The tenants one fetch declares (a function touches only declared tenants' keys): those named by wake-ups, the
+    /// previous fetch's hints, the probes due on this shard; a single-tenant worker only ever its own slot.
+    /// </summary>
+    private List<string> Declare(ShardView view, List<string>? probes, int share)
+    {
+        if (_authority.OnlySlot is { } only)
+        {
+            view.Woken.Clear();
+            return [only];
+        }
+        var limit = Math.Max(MaxDeclared, share);
+        var declared = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        void Add(string tenant)
+        {
+            if (declared.Count < limit && seen.Add(tenant))
             {
-                await UnclaimAsync(unprobed);
+                declared.Add(tenant);
             }
-            if (result.Jobs.Count == 0)
+        }
+        foreach (var tenant in probes ?? [])
+        {
+            Add(tenant);
+        }
+        foreach (var tenant in view.Woken.Keys)
+        {
+            if (declared.Count >= limit)
             {
-                var timeout = _server.SafetyPollInterval;
-                foreach (var dueMs in new[] { result.NextDueMs, gate.NextProbeMs })
-                {
-                    if (dueMs >= 0)
-                    {
-                        var untilDue = TimeSpan.FromMilliseconds(Math.Max(1, dueMs - Now()));
-                        timeout = untilDue < timeout ? untilDue : timeout;
-                    }
-                }
-                try
-                {
-                    await _wake.WaitAsync(timeout, _time, stopping);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
+                break;
+            }
+            view.Woken.TryRemove(tenant, out _);
+            Add(tenant);
+        }
+        foreach (var tenant in view.Hints)
+        {
+            Add(tenant);
+        }
+        return declared;
+    }
+
+    private Task<FetchResult> FetchShardAsync(ShardView view, long now, long leaseUntil, string token, int max, List<(string Tenant, int Limit)> tenants) =>
+        _storage.FetchAsync(_queue, view.Index, now, leaseUntil, token, max, _options.PerTenantConcurrency, _options.MaxStalls, tenants,
+            Math.Clamp(max, MinHints, MaxDeclared));
+
+    /// <summary>Most tenants one fetch declares beyond its batch size (each is a block of keys in the call).</summary>
+    private const int MaxDeclared = 32;
+
+    /// <summary>Fewest tenants of each kind a fetch names for the next one.</summary>
+    private const int MinHints = 8;
+
+    /// <summary>This worker's view of one shard of the queue.</summary>
+    private sealed class ShardView(int index)
+    {
+        public int Index { get; } = index;
+
+        /// <summary>Tenants named by wake-up messages since the last fetch from this shard.</summary>
+        public ConcurrentDictionary<string, byte> Woken { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>The shard may have work: a wake-up, a timer, or the last fetch found more than it declared.</summary>
+        public volatile bool Pending;
+
+        /// <summary>The tenants the last fetch named for the next.</summary>
+        public IReadOnlyList<string> Hints { get; private set; } = [];
+
+        public long NextDueMs { get; private set; } = -1;
+
+        /// <summary>Tenants declared by fetches in a row that leased nothing; one turn of the ring is enough.</summary>
+        private long _emptyStreak;
+
+        public void Learn(FetchResult result, List<string> declared, string? only)
+        {
+            Hints = only is null ? result.Hints : [.. result.Hints.Where(t => t == only)];
+            NextDueMs = result.NextDueMs;
+            if (result.Jobs.Count > 0)
+            {
+                _emptyStreak = 0;
+                Pending = true;
+                return;
+            }
+            _emptyStreak += declared.Count;
+            // Nothing leased: look again only for tenants not yet declared, and not beyond one turn of the ring (its
+            // first tenants may all be held or capped).
+            if (Hints.Any(t => !declared.Contains(t, StringComparer.Ordinal)) && _emptyStreak <= result.RingSize + MaxDeclared)
+            {
+                Pending = true;
+            }
+            else
+            {
+                _emptyStreak = 0;
             }
         }
     }
@@ -453,7 +654,7 @@ internal sealed class QueueProcessor : IDisposable
         if (_outstanding.AddOrUpdate(token, 0, (_, n) => n - 1) <= 0)
         {
             _outstanding.TryRemove(token, out _);
-            _released.Enqueue(token);
+            _released.Enqueue((run.Job.Shard, token));
         }
     }
 
@@ -545,7 +746,7 @@ internal sealed class QueueProcessor : IDisposable
     {
         var reader = _finishes.Reader;
         var batch = new List<FinishEntry>(FinishBatch);
-        var released = new List<string>();
+        var released = new List<(int Shard, string Token)>();
         // After the channel completes (shutdown), one more pass drops leases whose last job ended without an outcome.
         while (await reader.WaitToReadAsync() || !_released.IsEmpty)
         {
@@ -580,7 +781,7 @@ internal sealed class QueueProcessor : IDisposable
             if (_options.PerTenantConcurrency > 0)
             {
                 // A finished job may have freed a capped tenant's slot.
-                _wake.Set();
+                Wake();
             }
         }
     }

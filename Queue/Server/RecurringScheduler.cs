@@ -26,9 +26,20 @@ internal sealed class RecurringScheduler(
             try
             {
                 var now = time.GetUtcNow();
-                var (all, next) = await storage.DueRecurringAsync(queue, now.ToUnixTimeMilliseconds());
-                // A single-tenant server materialises only tenantless schedules: it has no tenant's key to sign with.
-                var due = authority.OnlySlot is { } only ? [.. all.Where(o => o.Tenant == only)] : all;
+                var due = new List<(string Tenant, string Id, long DueMs, string? Definition)>();
+                var next = -1L;
+                var found = 0;
+                foreach (var shard in storage.Layout.Shards(queue))
+                {
+                    var (all, first) = await storage.DueRecurringAsync(queue, shard.Index, now.ToUnixTimeMilliseconds());
+                    found += all.Count;
+                    // A single-tenant server materialises only tenantless schedules: it has no tenant's key to sign with.
+                    due.AddRange(authority.OnlySlot is { } only ? all.Where(o => o.Tenant == only) : all);
+                    if (first >= 0 && all.Count == 0)
+                    {
+                        next = next < 0 ? first : Math.Min(next, first);
+                    }
+                }
                 foreach (var occurrence in due)
                 {
                     await MaterialiseAsync(occurrence.Tenant, occurrence.Id, occurrence.DueMs, occurrence.Definition, now);
@@ -37,7 +48,7 @@ internal sealed class RecurringScheduler(
                 {
                     continue;
                 }
-                if (next >= 0 && all.Count == 0)
+                if (next >= 0 && found == 0)
                 {
                     var untilNext = TimeSpan.FromMilliseconds(Math.Max(1, next - now.ToUnixTimeMilliseconds()));
                     timeout = untilNext < timeout ? untilNext : timeout;

@@ -19,21 +19,25 @@ internal sealed class WakeSignal
         }
     }
 
-    /// <summary>Returns when set, after <paramref name="timeout"/> (measured by <paramref name="time"/>), or on cancellation.</summary>
-    public async Task WaitAsync(TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+    /// <summary>
+    /// Returns true when set, false after <paramref name="timeout"/> (measured by <paramref name="time"/>); throws on cancellation.
+    /// </summary>
+    public async Task<bool> WaitAsync(TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
     {
         var task = Volatile.Read(ref _current).Task;
         if (task.IsCompleted)
         {
-            return;
+            return true;
         }
         try
         {
             await task.WaitAsync(timeout, time, cancellationToken);
+            return true;
         }
         catch (TimeoutException)
         {
             // Timer-driven wake-up: due delayed jobs, lease expiries or the safety poll.
+            return false;
         }
     }
 

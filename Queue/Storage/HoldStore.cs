@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace Queue.Storage;
@@ -19,13 +18,11 @@ internal sealed record HeldTenant(string Tenant, string? PauseJson, IReadOnlyLis
 /// Tenant holds in Valkey (KEYS.md, "Holds"): one hash per held tenant under the hash tag <c>{holds}</c>, shared by
 /// every queue, and a set naming the held tenants. Every change is one script call that publishes on the holds channel.
 /// </summary>
-internal sealed class HoldStore(QueueConnection connection, IOptions<JobQueueOptions> options)
+internal sealed class HoldStore(QueueConnection connection, QueueStorage storage)
 {
-    private string Prefix => $"{options.Value.KeyPrefix}:{{holds}}:";
+    private QueueLayout Layout => storage.Layout;
 
-    private RedisKey[] Keys => [Prefix + "set"];
-
-    public RedisChannel Channel => RedisChannel.Literal(Prefix + "changed");
+    public RedisChannel Channel => Layout.HoldsChannel;
 
     private sealed record PauseJson(string? Reason, long Since);
 
@@ -52,15 +49,15 @@ internal sealed class HoldStore(QueueConnection connection, IOptions<JobQueueOpt
     public async Task<HeldTenant?> GetAsync(string tenant)
     {
         var db = await connection.DatabaseAsync();
-        return Parse(tenant, await db.HashGetAllAsync(Prefix + "t:" + tenant));
+        return Parse(tenant, await db.HashGetAllAsync(Layout.Hold(tenant)));
     }
 
     public async Task<IReadOnlyList<HeldTenant>> AllAsync()
     {
         var db = await connection.DatabaseAsync();
-        var tenants = await db.SetMembersAsync(Prefix + "set");
+        var tenants = await db.SetMembersAsync(Layout.HeldSet);
         var batch = db.CreateBatch();
-        var reads = tenants.Select(t => batch.HashGetAllAsync(Prefix + "t:" + t)).ToArray();
+        var reads = tenants.Select(t => batch.HashGetAllAsync(Layout.Hold(t!))).ToArray();
         batch.Execute();
         var hashes = await Task.WhenAll(reads);
         return [.. tenants.Select((t, i) => Parse(t!, hashes[i])).OfType<HeldTenant>()];
@@ -69,8 +66,8 @@ internal sealed class HoldStore(QueueConnection connection, IOptions<JobQueueOpt
     private async Task<bool> RunAsync(string action, string tenant, long nowMs, params RedisValue[] rest)
     {
         var db = await connection.DatabaseAsync();
-        RedisValue[] args = [Prefix, action, tenant, nowMs, .. rest];
-        return (int)await RedisScript.Hold.EvaluateAsync(db, Keys, args) == 1;
+        RedisValue[] args = [Layout.HoldsChannelName, action, tenant, nowMs, .. rest];
+        return (int)await FunctionLibrary.CallAsync(await connection.MultiplexerAsync(), db, "hold", [Layout.HeldSet, Layout.Hold(tenant)], args) == 1;
     }
 
     private static long Ms(TimeSpan span) => (long)span.TotalMilliseconds;

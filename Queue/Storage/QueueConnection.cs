@@ -28,6 +28,8 @@ internal sealed class QueueConnection : IAsyncDisposable
 
     public async Task<ISubscriber> SubscriberAsync() => (await _connection.Value).GetSubscriber();
 
+    public Task<IConnectionMultiplexer> MultiplexerAsync() => _connection.Value;
+
     private async Task<IDatabase> ConnectAsync() => _database = (await _connection.Value).GetDatabase();
 
     public async ValueTask DisposeAsync()

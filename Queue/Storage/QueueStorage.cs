@@ -1,11 +1,10 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace Queue.Storage;
 
-/// <summary>A job as it is written at enqueue. <see cref="Tenant"/> is a tenant id or <see cref="QueueKeys.NoTenant"/>.</summary>
+/// <summary>A job as it is written at enqueue. <see cref="Tenant"/> is a tenant id or <see cref="QueueLayout.NoTenant"/>.</summary>
 internal sealed record JobRecord(string Tenant, string Id, JobData Data, int Priority, long DueMs)
 {
     public JobRecord(string tenant, string id, string name, string payload, string signature, string traceParent, int priority, int maxAttempts, long dueMs, long enqueuedMs = 0)
@@ -17,14 +16,18 @@ internal sealed record JobRecord(string Tenant, string Id, JobData Data, int Pri
 /// <summary>A job leased to this worker by one fetch. Holding the lease token is what entitles it to finish the job.</summary>
 internal sealed record FetchedJob(
     string Queue, string Tenant, string Id, string Name, string Payload, string Signature, string TraceParent,
-    int Attempt, int MaxAttempts, long EnqueuedMs, string LeaseToken);
+    int Attempt, int MaxAttempts, long EnqueuedMs, string LeaseToken, int Shard = 0, JobData? Data = null);
 
-internal sealed record FetchResult(IReadOnlyList<FetchedJob> Jobs, long NextDueMs);
+/// <summary>
+/// What one fetch from one shard leased, when that shard next needs a look (a delayed job due or a lease expiring; -1:
+/// nothing scheduled), how many tenants wait in its ring, and the tenants the next fetch should declare.
+/// </summary>
+internal sealed record FetchResult(IReadOnlyList<FetchedJob> Jobs, long NextDueMs, long RingSize, IReadOnlyList<string> Hints);
 
 /// <summary>Counts by state of the tenants a report looked at: all with jobs (<see cref="Full"/>) or the changed ones.</summary>
 internal sealed record DepthReport(bool Full, IReadOnlyList<(string Tenant, JobCounts Counts)> Tenants);
 
-/// <summary>How a leased job ends; see finish.lua for the kinds.</summary>
+/// <summary>How a leased job ends; see finish in library.lua for the kinds.</summary>
 internal enum FinishKind
 {
     Complete,
@@ -41,96 +44,221 @@ internal sealed record Retention(int CompletedKeep, TimeSpan CompletedAge, int F
     public static Retention From(QueueOptions o) => new(o.CompletedKeepCount, o.CompletedMaxAge, o.FailedKeepCount, o.FailedMaxAge);
 }
 
+/// <summary>The tenant's waiting and delayed jobs on a queue would pass its ceiling (thrown by enqueue).</summary>
+public sealed class JobQueueFullException : InvalidOperationException
+{
+    public JobQueueFullException(string queue, string tenant, long held, long ceiling, int adding)
+        : base($"Tenant {tenant} has {held.ToString("N0", CultureInfo.InvariantCulture)} jobs waiting or delayed on queue '{queue}'; " +
+            $"its ceiling is {ceiling.ToString("N0", CultureInfo.InvariantCulture)} (QUEUE_MAX_WAITING_PER_TENANT), so {adding.ToString(CultureInfo.InvariantCulture)} more " +
+            "were refused. They can be enqueued again once some have run.")
+    {
+        (Queue, Tenant, Held, Ceiling) = (queue, tenant, held, ceiling);
+    }
+
+    public JobQueueFullException()
+    {
+        (Queue, Tenant) = ("", "");
+    }
+
+    public JobQueueFullException(string message) : base(message)
+    {
+        (Queue, Tenant) = ("", "");
+    }
+
+    public JobQueueFullException(string message, Exception innerException) : base(message, innerException)
+    {
+        (Queue, Tenant) = ("", "");
+    }
+
+    public string Queue { get; }
+
+    public string Tenant { get; }
+
+    public long Held { get; }
+
+    public long Ceiling { get; }
+}
+
+/// <summary>The queue's data is laid out differently from what this process is configured for (shards, layout version).</summary>
+public sealed class QueueLayoutMismatchException : InvalidOperationException
+{
+    public QueueLayoutMismatchException()
+    {
+    }
+
+    public QueueLayoutMismatchException(string message) : base(message)
+    {
+    }
+
+    public QueueLayoutMismatchException(string message, Exception innerException) : base(message, innerException)
+    {
+    }
+}
+
 /// <summary>
-/// All reads and writes of the queue's keys. Every multi-step transition is one Lua script (Storage/Lua); this type
-/// only shapes arguments and results. Time always comes from the caller (an injected TimeProvider), never from
-/// the server, so tests can move the clock.
+/// All reads and writes of the queue's keys. Every multi-step transition is one function of the engine's library
+/// (Storage/Lua/library.lua) with all its keys declared; this type builds the keys (<see cref="QueueLayout"/>) and
+/// shapes arguments and results. Time always comes from the caller (an injected TimeProvider), never from the
+/// server, so tests can move the clock.
 /// </summary>
 internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueueOptions> options)
 {
-    /// <summary>Jobs per enqueue script call: keeps each call short so other clients are not blocked for long.</summary>
+    /// <summary>Jobs per enqueue call: keeps each call short so other clients are not blocked for long.</summary>
     private const int EnqueueChunk = 500;
 
-    private readonly ConcurrentDictionary<string, QueueKeys> _keys = new(StringComparer.Ordinal);
+    /// <summary>Tenants per counts call.</summary>
+    private const int CountsChunk = 250;
 
-    public QueueKeys Keys(string queue) => _keys.GetOrAdd(queue, q => new QueueKeys(options.Value.KeyPrefix, q));
+    private QueueLayout? _layout;
+
+    public QueueLayout Layout => _layout ??= new QueueLayout(options.Value.KeyPrefix, options.Value.Shards);
 
     public QueueConnection Connection => connection;
 
+    private async Task<RedisResult> CallAsync(string function, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args)
+    {
+        var db = await connection.DatabaseAsync();
+        return await FunctionLibrary.CallAsync(await connection.MultiplexerAsync(), db, function, keys, args);
+    }
+
     public async Task<bool[]> EnqueueAsync(string queue, IReadOnlyList<JobRecord> jobs, long nowMs)
     {
-        var keys = Keys(queue);
-        var db = await connection.DatabaseAsync();
-        var calls = new List<Task<RedisResult>>((jobs.Count + EnqueueChunk - 1) / EnqueueChunk);
-        for (var start = 0; start < jobs.Count; start += EnqueueChunk)
-        {
-            var count = Math.Min(EnqueueChunk, jobs.Count - start);
-            var args = new RedisValue[2 + (count * 5)];
-            args[0] = keys.Prefix;
-            args[1] = nowMs;
-            var a = 2;
-            for (var i = start; i < start + count; i++)
-            {
-                var j = jobs[i];
-                args[a++] = j.Tenant;
-                args[a++] = j.Id;
-                args[a++] = j.Data.Encode();
-                args[a++] = j.Priority;
-                args[a++] = j.DueMs;
-            }
-            // Not awaited one by one: the chunks go out pipelined on the multiplexer.
-            calls.Add(RedisScript.Enqueue.EvaluateAsync(db, keys.Global, args));
-        }
         var added = new bool[jobs.Count];
-        var n = 0;
-        foreach (var call in calls)
+        // One call per tenant and chunk (a tenant's jobs are in one shard); all sent before any is awaited.
+        var calls = new List<(Task<RedisResult> Call, List<int> Positions, string Tenant)>();
+        foreach (var group in Enumerable.Range(0, jobs.Count).GroupBy(i => jobs[i].Tenant, StringComparer.Ordinal))
         {
-            foreach (var r in (RedisResult[])(await call)!)
+            var tenant = group.Key;
+            var shard = Layout.ShardFor(queue, tenant);
+            RedisKey[] keys = [.. Layout.TenantBlock(queue, tenant), shard.Ready, shard.Config];
+            foreach (var chunk in group.Chunk(EnqueueChunk))
             {
-                added[n++] = (int)r == 1;
+                var args = new List<RedisValue>(4 + (chunk.Length * 4)) { nowMs, tenant, Layout.ShardCount, shard.WakeName };
+                foreach (var i in chunk)
+                {
+                    var j = jobs[i];
+                    args.Add(j.Id);
+                    args.Add(j.Data.Encode());
+                    args.Add(j.Priority);
+                    args.Add(j.DueMs);
+                }
+                calls.Add((CallAsync("enqueue", keys, args), [.. chunk], tenant));
+            }
+        }
+        foreach (var (call, positions, tenant) in calls)
+        {
+            RedisResult result;
+            try
+            {
+                result = await call;
+            }
+            catch (RedisServerException e) when (e.Message.StartsWith("FULL ", StringComparison.Ordinal))
+            {
+                var parts = e.Message.Split(' ');
+                throw new JobQueueFullException(queue, tenant, long.Parse(parts[1], CultureInfo.InvariantCulture), long.Parse(parts[2], CultureInfo.InvariantCulture), positions.Count);
+            }
+            catch (RedisServerException e) when (e.Message.StartsWith("LAYOUT ", StringComparison.Ordinal))
+            {
+                throw new QueueLayoutMismatchException(
+                    $"Cannot enqueue on queue '{queue}': {e.Message[7..]} (JobQueueOptions.Shards, QUEUE_SHARDS). Give every client and worker the same number of shards.", e);
+            }
+            var r = (RedisResult[])result!;
+            for (var k = 0; k < positions.Count; k++)
+            {
+                added[positions[k]] = (int)r[k] == 1;
             }
         }
         return added;
     }
 
-    /// <param name="only">When set, the one tenant slot to lease from (a single-tenant worker's <c>_</c>).</param>
-    /// <param name="held">Tenants not to lease from (limit 0) or to lease at most one job of (limit 1, a probe).</param>
+    /// <param name="tenants">The tenants this fetch declares, each with its limit: -1 none, 0 held (skip), 1 a probe.</param>
+    /// <param name="hints">How many tenants of each kind (ring, ready, due) to name for the next fetch.</param>
     public async Task<FetchResult> FetchAsync(
-        string queue, long nowMs, long leaseUntilMs, string leaseToken, int max, int perTenantCap, int maxStalls,
-        IReadOnlyList<(string Tenant, int Limit)>? held = null, string? only = null)
+        string queue, int shard, long nowMs, long leaseUntilMs, string leaseToken, int max, int perTenantCap, int maxStalls,
+        IReadOnlyList<(string Tenant, int Limit)> tenants, int hints)
     {
-        var keys = Keys(queue);
-        var db = await connection.DatabaseAsync();
-        held ??= [];
-        var args = new RedisValue[9 + (2 * held.Count)];
-        (args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8]) =
-            (keys.Prefix, nowMs, leaseUntilMs, leaseToken, max, perTenantCap, maxStalls, only ?? "", held.Count);
-        for (var i = 0; i < held.Count; i++)
+        var keys = Layout.Shards(queue)[shard];
+        var keyList = new List<RedisKey>(keys.Block.Length + (tenants.Count * QueueLayout.TenantNames.Length));
+        keyList.AddRange(keys.Block);
+        var args = new List<RedisValue>(7 + (2 * tenants.Count)) { nowMs, leaseUntilMs, leaseToken, max, perTenantCap, maxStalls, hints };
+        foreach (var (tenant, limit) in tenants)
         {
-            args[9 + (2 * i)] = held[i].Tenant;
-            args[10 + (2 * i)] = held[i].Limit;
+            keyList.AddRange(Layout.TenantBlock(queue, tenant));
+            args.Add(tenant);
+            args.Add(limit);
         }
-        var result = (RedisResult[])(await RedisScript.Fetch.EvaluateAsync(db, keys.Global, args))!;
-        var jobs = new List<FetchedJob>((result.Length - 1) / 4);
-        for (var i = 1; i + 3 < result.Length; i += 4)
+        var result = (RedisResult[])(await CallAsync("fetch", keyList, args))!;
+        var hintCount = (int)result[2];
+        var hinted = new string[hintCount];
+        for (var i = 0; i < hintCount; i++)
+        {
+            hinted[i] = (string)result[3 + i]!;
+        }
+        var first = 3 + hintCount;
+        var jobs = new List<FetchedJob>((result.Length - first) / 4);
+        for (var i = first; i + 3 < result.Length; i += 4)
         {
             var data = JobData.DecodeOrCorrupt((byte[]?)result[i + 2]);
             jobs.Add(new FetchedJob(queue, (string)result[i]!, (string)result[i + 1]!, data.Name, data.Payload, data.Signature,
-                data.TraceParent, (int)result[i + 3], data.MaxAttempts, data.EnqueuedMs, leaseToken));
+                data.TraceParent, (int)result[i + 3], data.MaxAttempts, data.EnqueuedMs, leaseToken, shard, data));
         }
-        return new FetchResult(jobs, (long)result[0]);
+        return new FetchResult(jobs, (long)result[0], (long)result[1], hinted);
     }
 
-    /// <param name="releasedTokens">Leases all of whose jobs have ended in this worker: their records are dropped.</param>
+    /// <param name="releasedTokens">Leases all of whose jobs have ended in this worker, with their shards: their records are dropped.</param>
     /// <returns>Per entry, in order: whether its outcome was recorded (false: the lease was no longer this worker's).</returns>
-    public async Task<bool[]> FinishAsync(string queue, IReadOnlyList<FinishEntry> entries, IReadOnlyList<string> releasedTokens, long nowMs, Retention retention)
+    public async Task<bool[]> FinishAsync(string queue, IReadOnlyList<FinishEntry> entries, IReadOnlyList<(int Shard, string Token)> releasedTokens, long nowMs, Retention retention)
     {
-        var keys = Keys(queue);
-        var db = await connection.DatabaseAsync();
+        var recorded = new bool[entries.Count];
+        var shards = entries.Select(e => e.Job.Shard).Concat(releasedTokens.Select(r => r.Shard)).Distinct().ToList();
+        var calls = new List<(Task<RedisResult> Call, List<int> Order)>(shards.Count);
+        foreach (var shard in shards)
+        {
+            var positions = Enumerable.Range(0, entries.Count).Where(i => entries[i].Job.Shard == shard).ToList();
+            var released = releasedTokens.Where(r => r.Shard == shard).Select(r => r.Token).ToList();
+            calls.Add(FinishShard(queue, shard, entries, positions, released, nowMs, retention));
+        }
+        foreach (var (call, order) in calls)
+        {
+            var result = (RedisResult[])(await call)!;
+            for (var r = 0; r < result.Length; r++)
+            {
+                recorded[order[r]] = (int)result[r] == 1;
+            }
+        }
+        return recorded;
+    }
+
+    private (Task<RedisResult>, List<int>) FinishShard(
+        string queue, int shard, IReadOnlyList<FinishEntry> entries, List<int> positions, List<string> released, long nowMs, Retention retention)
+    {
+        var keys = Layout.Shards(queue)[shard];
+        var tenants = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var i in positions)
+        {
+            tenants.TryAdd(entries[i].Job.Tenant, tenants.Count + 1);
+        }
+        var keyList = new List<RedisKey>(keys.Block.Length + (tenants.Count * QueueLayout.TenantNames.Length));
+        keyList.AddRange(keys.Block);
+        var args = new List<RedisValue>(10 + tenants.Count + released.Count + (entries.Count * 2))
+        {
+            nowMs, retention.CompletedKeep, (long)retention.CompletedAge.TotalMilliseconds,
+            retention.FailedKeep, (long)retention.FailedAge.TotalMilliseconds, keys.WakeName, tenants.Count,
+        };
+        foreach (var tenant in tenants.Keys)
+        {
+            keyList.AddRange(Layout.TenantBlock(queue, tenant));
+            args.Add(tenant);
+        }
+        args.Add(released.Count);
+        foreach (var token in released)
+        {
+            args.Add(token);
+        }
         // Completions, nearly all outcomes, go as groups of ids per tenant and lease: one argument per job, not seven.
         var groups = new Dictionary<(string Tenant, string Token), List<int>>();
         var others = new List<int>();
-        for (var i = 0; i < entries.Count; i++)
+        foreach (var i in positions)
         {
             var job = entries[i].Job;
             if (entries[i].Kind == FinishKind.Complete)
@@ -146,20 +274,11 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
                 others.Add(i);
             }
         }
-        var args = new List<RedisValue>(8 + releasedTokens.Count + (3 * groups.Count) + entries.Count + (6 * others.Count))
-        {
-            keys.Prefix, nowMs, retention.CompletedKeep, (long)retention.CompletedAge.TotalMilliseconds,
-            retention.FailedKeep, (long)retention.FailedAge.TotalMilliseconds, releasedTokens.Count,
-        };
-        foreach (var token in releasedTokens)
-        {
-            args.Add(token);
-        }
         args.Add(groups.Count);
-        var order = new List<int>(entries.Count);
+        var order = new List<int>(positions.Count);
         foreach (var ((tenant, token), members) in groups)
         {
-            args.Add(tenant);
+            args.Add(tenants[tenant]);
             args.Add(token);
             args.Add(members.Count);
             foreach (var i in members)
@@ -178,7 +297,7 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
                 FinishKind.Delay => "d",
                 _ => "h",
             });
-            args.Add(e.Job.Tenant);
+            args.Add(tenants[e.Job.Tenant]);
             args.Add(e.Job.Id);
             args.Add(e.Job.LeaseToken);
             args.Add(e.DueMs);
@@ -186,13 +305,7 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
             args.Add(e.Stack);
             order.Add(i);
         }
-        var result = (RedisResult[])(await RedisScript.Finish.EvaluateAsync(db, keys.Global, [.. args]))!;
-        var recorded = new bool[entries.Count];
-        for (var r = 0; r < result.Length; r++)
-        {
-            recorded[order[r]] = (int)result[r] == 1;
-        }
-        return recorded;
+        return (CallAsync("finish", keyList, args), order);
     }
 
     /// <summary>Extends the leases; returns the jobs whose lease was lost (recovered by another worker, or removed).</summary>
@@ -202,138 +315,196 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
         {
             return [];
         }
-        var keys = Keys(queue);
-        var db = await connection.DatabaseAsync();
-        var tokens = jobs.Select(j => j.LeaseToken).Distinct(StringComparer.Ordinal).ToList();
-        var args = new RedisValue[3 + tokens.Count + (jobs.Count * 3)];
-        args[0] = keys.Prefix;
-        args[1] = leaseUntilMs;
-        args[2] = tokens.Count;
-        var a = 3;
-        foreach (var token in tokens)
+        var calls = new List<(Task<RedisResult> Call, List<FetchedJob> Jobs)>();
+        foreach (var shardJobs in jobs.GroupBy(j => j.Shard))
         {
-            args[a++] = token;
+            var list = shardJobs.ToList();
+            var tenants = new Dictionary<string, int>(StringComparer.Ordinal);
+            var keys = new List<RedisKey> { Layout.Shards(queue)[shardJobs.Key].Leases };
+            foreach (var job in list)
+            {
+                if (!tenants.ContainsKey(job.Tenant))
+                {
+                    tenants[job.Tenant] = tenants.Count + 1;
+                    keys.Add(Layout.TenantKey(queue, job.Tenant, "lt"));
+                }
+            }
+            var tokens = list.Select(j => j.LeaseToken).Distinct(StringComparer.Ordinal).ToList();
+            var args = new List<RedisValue>(2 + tokens.Count + (list.Count * 3)) { leaseUntilMs, tokens.Count };
+            foreach (var token in tokens)
+            {
+                args.Add(token);
+            }
+            foreach (var j in list)
+            {
+                args.Add(tenants[j.Tenant]);
+                args.Add(j.Id);
+                args.Add(j.LeaseToken);
+            }
+            calls.Add((CallAsync("renew", keys, args), list));
         }
-        foreach (var j in jobs)
+        var lost = new List<FetchedJob>();
+        foreach (var (call, list) in calls)
         {
-            args[a++] = j.Tenant;
-            args[a++] = j.Id;
-            args[a++] = j.LeaseToken;
+            foreach (var r in (RedisResult[])(await call)!)
+            {
+                lost.Add(list[(int)r - 1]);
+            }
         }
-        var lost = (RedisResult[])(await RedisScript.Renew.EvaluateAsync(db, keys.Global, args))!;
-        return [.. lost.Select(r => jobs[(int)r - 1])];
+        return lost;
     }
 
-    public async Task<bool> ReportProgressAsync(FetchedJob job, string progressJson)
-    {
-        var keys = Keys(job.Queue);
-        var db = await connection.DatabaseAsync();
-        return (int)await RedisScript.Progress.EvaluateAsync(db, keys.Global,
-            [keys.Prefix, job.Tenant, job.Id, job.LeaseToken, progressJson]) == 1;
-    }
+    public async Task<bool> ReportProgressAsync(FetchedJob job, string progressJson) =>
+        (int)await CallAsync("progress", [Layout.TenantKey(job.Queue, job.Tenant, "lt"), Layout.TenantKey(job.Queue, job.Tenant, "pg")],
+            [job.Id, job.LeaseToken, progressJson]) == 1;
 
-    public async Task<bool> AdminAsync(string queue, string action, string tenant, string id, long nowMs)
+    public async Task<bool> AdminAsync(string queue, string action, string tenant, string id)
     {
-        var keys = Keys(queue);
-        var db = await connection.DatabaseAsync();
-        return (int)await RedisScript.Admin.EvaluateAsync(db, keys.Global, [keys.Prefix, action, tenant, id, nowMs]) == 1;
+        var shard = Layout.ShardFor(queue, tenant);
+        return (int)await CallAsync("admin", [.. Layout.TenantBlock(queue, tenant), shard.Ready], [action, tenant, id, shard.WakeName]) == 1;
     }
 
     public async Task<int> CleanAsync(string queue, string tenant, JobState state, long cutoffMs, int limit)
     {
-        var keys = Keys(queue);
-        var db = await connection.DatabaseAsync();
-        return (int)await RedisScript.Clean.EvaluateAsync(db, keys.Global,
-            [keys.Prefix, tenant, SetName(state), cutoffMs, limit]);
+        var shard = Layout.ShardFor(queue, tenant);
+        return (int)await CallAsync("clean", [.. Layout.TenantBlock(queue, tenant), shard.Ready],
+            [tenant, state == JobState.Completed ? "completed" : "failed", cutoffMs, limit]);
     }
 
-    public async Task<JobCounts> CountsAsync(string queue, string tenant)
-    {
-        var keys = Keys(queue);
-        var db = await connection.DatabaseAsync();
-        var batch = db.CreateBatch();
-        var wait = batch.ListLengthAsync(keys.Tenant(tenant, "wait"));
-        var prio = batch.SortedSetLengthAsync(keys.Tenant(tenant, "prio"));
-        var active = batch.SetLengthAsync(keys.Tenant(tenant, "active"));
-        var delayed = batch.SortedSetLengthAsync(keys.Tenant(tenant, "delayed"));
-        var completed = batch.ListLengthAsync(keys.Tenant(tenant, "completed"));
-        var failed = batch.ListLengthAsync(keys.Tenant(tenant, "failed"));
-        batch.Execute();
-        return new JobCounts(await wait + await prio, await active, await delayed, await completed, await failed);
-    }
+    public async Task<JobCounts> CountsAsync(string queue, string tenant) => (await TenantCountsAsync(queue, [tenant]))[0].Counts;
 
-    /// <summary>Counts and the oldest waiting job's enqueue time for each tenant, in one script call (counts.lua).</summary>
-    public async Task<IReadOnlyList<TenantQueueCounts>> TenantCountsAsync(string queue, IReadOnlyList<string> tenants)
+    /// <summary>Counts and the oldest waiting job's enqueue time for each tenant: one call per shard and 250 tenants.</summary>
+    public async Task<IReadOnlyList<TenantQueueCounts>> TenantCountsAsync(string queue, IReadOnlyList<string> tenants) =>
+        await CountsByShardAsync(queue, tenants, prune: false);
+
+    private async Task<IReadOnlyList<TenantQueueCounts>> CountsByShardAsync(string queue, IReadOnlyList<string> tenants, bool prune)
     {
         if (tenants.Count == 0)
         {
             return [];
         }
-        var keys = Keys(queue);
-        var db = await connection.DatabaseAsync();
-        RedisValue[] args = [keys.Prefix, .. tenants.Select(t => (RedisValue)t)];
-        var r = (RedisResult[])(await RedisScript.Counts.EvaluateAsync(db, keys.Global, args))!;
-        var list = new List<TenantQueueCounts>(tenants.Count);
-        for (var i = 0; i < tenants.Count; i++)
+        var results = new TenantQueueCounts[tenants.Count];
+        var calls = new List<(Task<RedisResult> Call, int[] Positions)>();
+        foreach (var group in Enumerable.Range(0, tenants.Count).GroupBy(i => Layout.ShardOf(tenants[i])))
         {
-            var o = i * 8;
-            var oldest = (long)r[o + 5];
-            list.Add(new TenantQueueCounts(queue, tenants[i], new JobCounts((long)r[o], (long)r[o + 1], (long)r[o + 2], (long)r[o + 3], (long)r[o + 4]),
-                oldest < 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(oldest), (long)r[o + 6], (long)r[o + 7]));
+            var shard = Layout.Shards(queue)[group.Key];
+            foreach (var chunk in group.Chunk(CountsChunk))
+            {
+                var keys = new List<RedisKey>(2 + (chunk.Length * QueueLayout.CountNames.Length)) { shard.Tenants, shard.Ready };
+                var args = new List<RedisValue>(1 + chunk.Length) { prune ? "1" : "0" };
+                foreach (var i in chunk)
+                {
+                    keys.AddRange(Layout.CountBlock(queue, tenants[i]));
+                    args.Add(tenants[i]);
+                }
+                calls.Add((CallAsync("counts", keys, args), chunk));
+            }
         }
-        return list;
+        foreach (var (call, positions) in calls)
+        {
+            var r = (RedisResult[])(await call)!;
+            for (var k = 0; k < positions.Length; k++)
+            {
+                var o = k * 8;
+                var oldest = (long)r[o + 5];
+                results[positions[k]] = new TenantQueueCounts(queue, tenants[positions[k]],
+                    new JobCounts((long)r[o], (long)r[o + 1], (long)r[o + 2], (long)r[o + 3], (long)r[o + 4]),
+                    oldest < 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(oldest), (long)r[o + 6], (long)r[o + 7]);
+            }
+        }
+        return results;
     }
 
     public async Task<IReadOnlyList<JobDetails>> PageAsync(string queue, string tenant, JobState state, int offset, int count)
     {
-        var keys = Keys(queue);
         var db = await connection.DatabaseAsync();
-        var ids = await PageIdsAsync(db, keys, tenant, state, offset, count);
-        var batch = db.CreateBatch();
-        var reads = ids.Select(id => batch.HashGetAllAsync(keys.Job(tenant, id!))).ToArray();
-        batch.Execute();
-        var hashes = await Task.WhenAll(reads);
-        return [.. hashes.Select((h, i) => (h, i)).Where(x => x.h.Length > 0).Select(x => ToDetails(queue, tenant, ids[x.i]!, x.h))];
+        var ids = await PageIdsAsync(db, queue, tenant, state, offset, count);
+        return await DetailsAsync(db, queue, tenant, ids);
     }
 
     /// <summary>Finished jobs newest first; waiting ones in the order they will be taken; active ones by id.</summary>
-    private static async Task<RedisValue[]> PageIdsAsync(IDatabase db, QueueKeys keys, string tenant, JobState state, int offset, int count)
+    private async Task<RedisValue[]> PageIdsAsync(IDatabase db, string queue, string tenant, JobState state, int offset, int count)
     {
+        RedisKey Key(string name) => Layout.TenantKey(queue, tenant, name);
         switch (state)
         {
             case JobState.Waiting:
-                var prio = await db.SortedSetRangeByRankAsync(keys.Tenant(tenant, "prio"), offset, offset + count - 1);
-                var prioCount = prio.Length < count ? await db.SortedSetLengthAsync(keys.Tenant(tenant, "prio")) : offset + count;
+                var prio = await db.SortedSetRangeByRankAsync(Key("prio"), offset, offset + count - 1);
+                var prioCount = prio.Length < count ? await db.SortedSetLengthAsync(Key("prio")) : offset + count;
                 var rest = count - prio.Length;
                 if (rest == 0)
                 {
                     return prio;
                 }
                 var from = Math.Max(0, offset - prioCount);
-                return [.. prio, .. await db.ListRangeAsync(keys.Tenant(tenant, "wait"), from, from + rest - 1)];
+                return [.. prio, .. await db.ListRangeAsync(Key("wait"), from, from + rest - 1)];
             case JobState.Active:
-                var active = await db.SetMembersAsync(keys.Tenant(tenant, "active"));
+                var active = await db.SetMembersAsync(Key("active"));
                 return [.. active.Select(v => (string)v!).Order(StringComparer.Ordinal).Skip(offset).Take(count).Select(v => (RedisValue)v)];
             case JobState.Delayed:
-                return await db.SortedSetRangeByRankAsync(keys.Tenant(tenant, "delayed"), offset, offset + count - 1);
+                return await db.SortedSetRangeByRankAsync(Key("delayed"), offset, offset + count - 1);
             default:
-                return await db.ListRangeAsync(keys.Tenant(tenant, SetName(state)), offset, offset + count - 1);
+                return await db.ListRangeAsync(Key(state == JobState.Completed ? "completed" : "failed"), offset, offset + count - 1);
         }
+    }
+
+    /// <summary>The details of some of a tenant's jobs: one read per property for all of them, pipelined.</summary>
+    private async Task<IReadOnlyList<JobDetails>> DetailsAsync(IDatabase db, string queue, string tenant, RedisValue[] ids)
+    {
+        if (ids.Length == 0)
+        {
+            return [];
+        }
+        RedisKey Key(string name) => Layout.TenantKey(queue, tenant, name);
+        var batch = db.CreateBatch();
+        string[] props = ["d", "st", "a", "sl", "ts", "tf", "ws", "pg", "er", "sk"];
+        var reads = props.Select(p => batch.HashGetAsync(Key(p), ids)).ToArray();
+        var due = ids.Select(id => batch.SortedSetScoreAsync(Key("delayed"), id)).ToArray();
+        batch.Execute();
+        var values = await Task.WhenAll(reads);
+        var dues = await Task.WhenAll(due);
+        var list = new List<JobDetails>(ids.Length);
+        for (var i = 0; i < ids.Length; i++)
+        {
+            if (values[0][i].IsNull)
+            {
+                continue;
+            }
+            string? S(int p) => values[p][i].IsNullOrEmpty ? null : (string?)values[p][i];
+            int I(int p) => S(p) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : 0;
+            DateTimeOffset? T(int p) => S(p) is { } v ? DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(v, CultureInfo.InvariantCulture)) : null;
+            var data = JobData.DecodeOrCorrupt((byte[]?)values[0][i]);
+            var state = S(1) switch
+            {
+                "a" => JobState.Active,
+                "d" => JobState.Delayed,
+                "c" => JobState.Completed,
+                "f" => JobState.Failed,
+                _ => JobState.Waiting,
+            };
+            // The order score holds the priority: (1000 - priority) * 2^40 + sequence.
+            var priority = S(6) is { } ws ? 1000 - (int)(long.Parse(ws, CultureInfo.InvariantCulture) >> 40) : 0;
+            list.Add(new JobDetails(
+                ids[i]!, queue, tenant == QueueLayout.NoTenant ? null : tenant, data.Name, state, data.Payload,
+                priority, I(2), data.MaxAttempts, I(3), DateTimeOffset.FromUnixTimeMilliseconds(data.EnqueuedMs), T(4), T(5),
+                dues[i] is { } d ? DateTimeOffset.FromUnixTimeMilliseconds((long)d) : null,
+                S(7), S(8), S(9), data.TraceParent.Length == 0 ? null : data.TraceParent));
+        }
+        return list;
     }
 
     public async Task<JobDetails?> GetAsync(string queue, string tenant, string id)
     {
-        var keys = Keys(queue);
         var db = await connection.DatabaseAsync();
-        var hash = await db.HashGetAllAsync(keys.Job(tenant, id));
-        return hash.Length == 0 ? null : ToDetails(queue, tenant, id, hash);
+        var details = await DetailsAsync(db, queue, tenant, [id]);
+        return details.Count == 0 ? null : details[0];
     }
 
     /// <summary>Reads a job's stored data as is. For tests.</summary>
     internal async Task<JobData?> ReadDataAsync(string queue, string tenant, string id)
     {
         var db = await connection.DatabaseAsync();
-        var d = (byte[]?)await db.HashGetAsync(Keys(queue).Job(tenant, id), "d");
+        var d = (byte[]?)await db.HashGetAsync(Layout.TenantKey(queue, tenant, "d"), id);
         return d is null ? null : JobData.Decode(d);
     }
 
@@ -341,160 +512,168 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
     internal async Task TamperAsync(string queue, string tenant, string id, Func<JobData, JobData> change)
     {
         var db = await connection.DatabaseAsync();
-        var key = Keys(queue).Job(tenant, id);
-        await db.HashSetAsync(key, "d", change(JobData.Decode((byte[])(await db.HashGetAsync(key, "d"))!)).Encode());
+        var key = Layout.TenantKey(queue, tenant, "d");
+        await db.HashSetAsync(key, id, change(JobData.Decode((byte[])(await db.HashGetAsync(key, id))!)).Encode());
     }
 
     public async Task<bool> UpsertRecurringAsync(string queue, string tenant, string id, string definitionJson, long nextMs)
     {
-        var keys = Keys(queue);
-        var db = await connection.DatabaseAsync();
-        return (int)await RedisScript.Recurring.EvaluateAsync(db, keys.Global,
-            [keys.Prefix, "upsert", tenant, id, definitionJson, nextMs]) == 1;
+        var shard = Layout.ShardFor(queue, tenant);
+        return (int)await CallAsync("recurring_upsert", [Layout.TenantKey(queue, tenant, "recurring"), shard.RecurringDue],
+            [tenant, id, definitionJson, nextMs, shard.WakeName]) == 1;
     }
 
     public async Task<bool> RemoveRecurringAsync(string queue, string tenant, string id)
     {
-        var keys = Keys(queue);
-        var db = await connection.DatabaseAsync();
-        return (int)await RedisScript.Recurring.EvaluateAsync(db, keys.Global, [keys.Prefix, "remove", tenant, id]) == 1;
+        var shard = Layout.ShardFor(queue, tenant);
+        return (int)await CallAsync("recurring_remove", [Layout.TenantKey(queue, tenant, "recurring"), shard.RecurringDue], [tenant, id]) == 1;
     }
 
     /// <summary>Materialises one due occurrence if its due time is still <paramref name="expectedDueMs"/> (no other server took it).</summary>
     public async Task<bool> ClaimRecurringAsync(string queue, string tenant, string id, long nowMs, long expectedDueMs, long nextDueMs, JobRecord job)
     {
-        var keys = Keys(queue);
-        var db = await connection.DatabaseAsync();
-        return (int)await RedisScript.Recurring.EvaluateAsync(db, keys.Global,
+        var shard = Layout.ShardFor(queue, tenant);
+        return (int)await CallAsync("recurring_claim", [.. shard.Block, .. Layout.TenantBlock(queue, tenant)],
         [
-            keys.Prefix, "claim", tenant, id, nowMs, expectedDueMs, nextDueMs, job.Tenant, job.Id, job.Data.Encode(), job.Priority, job.DueMs,
+            tenant, id, nowMs, expectedDueMs, nextDueMs, shard.WakeName, job.Id, job.Data.Encode(), job.Priority, job.DueMs,
         ]) == 1;
     }
 
     public async Task<IReadOnlyList<(string Id, string Definition, long? NextMs)>> RecurringAsync(string queue, string tenant)
     {
-        var keys = Keys(queue);
         var db = await connection.DatabaseAsync();
-        var defs = await db.HashGetAllAsync(keys.Tenant(tenant, "recurring"));
+        var shard = Layout.ShardFor(queue, tenant);
+        var defs = await db.HashGetAllAsync(Layout.TenantKey(queue, tenant, "recurring"));
         var list = new List<(string, string, long?)>(defs.Length);
         foreach (var d in defs)
         {
-            var score = await db.SortedSetScoreAsync(keys.RecurringDue, $"{tenant}|{d.Name}");
+            var score = await db.SortedSetScoreAsync(shard.RecurringDue, $"{tenant}|{d.Name}");
             list.Add((d.Name!, d.Value!, score is { } s ? (long)s : null));
         }
         return list;
     }
 
-    /// <summary>Every recurring definition of every tenant (the due index names each once).</summary>
+    /// <summary>Every recurring definition of every tenant (the due indexes name each once).</summary>
     public async Task<IReadOnlyList<(string Tenant, string Id, long NextMs)>> AllRecurringAsync(string queue)
     {
-        var keys = Keys(queue);
         var db = await connection.DatabaseAsync();
-        var all = await db.SortedSetRangeByRankWithScoresAsync(keys.RecurringDue);
-        return [.. all.Select(entry =>
+        var list = new List<(string, string, long)>();
+        foreach (var shard in Layout.Shards(queue))
         {
-            var m = (string)entry.Element!;
-            var sep = m.IndexOf('|', StringComparison.Ordinal);
-            return (m[..sep], m[(sep + 1)..], (long)entry.Score);
-        })];
+            foreach (var entry in await db.SortedSetRangeByRankWithScoresAsync(shard.RecurringDue))
+            {
+                var (tenant, id) = SplitMember((string)entry.Element!);
+                list.Add((tenant, id, (long)entry.Score));
+            }
+        }
+        return list;
     }
 
-    /// <summary>Recurring occurrences due by <paramref name="nowMs"/> over all tenants, and the earliest one after.</summary>
-    public async Task<(IReadOnlyList<(string Tenant, string Id, long DueMs, string? Definition)> Due, long NextMs)> DueRecurringAsync(string queue, long nowMs)
+    /// <summary>Recurring occurrences of one shard due by <paramref name="nowMs"/>, and the earliest one after.</summary>
+    public async Task<(IReadOnlyList<(string Tenant, string Id, long DueMs, string? Definition)> Due, long NextMs)> DueRecurringAsync(string queue, int shard, long nowMs)
     {
-        var keys = Keys(queue);
         var db = await connection.DatabaseAsync();
+        var keys = Layout.Shards(queue)[shard];
         var due = await db.SortedSetRangeByScoreWithScoresAsync(keys.RecurringDue, double.NegativeInfinity, nowMs, take: 100);
         var list = new List<(string, string, long, string?)>(due.Length);
         foreach (var entry in due)
         {
-            var m = (string)entry.Element!;
-            var sep = m.IndexOf('|', StringComparison.Ordinal);
-            var (tenant, id) = (m[..sep], m[(sep + 1)..]);
-            list.Add((tenant, id, (long)entry.Score, await db.HashGetAsync(keys.Tenant(tenant, "recurring"), id)));
+            var (tenant, id) = SplitMember((string)entry.Element!);
+            list.Add((tenant, id, (long)entry.Score, await db.HashGetAsync(Layout.TenantKey(queue, tenant, "recurring"), id)));
         }
         var first = await db.SortedSetRangeByRankWithScoresAsync(keys.RecurringDue, 0, 0);
         return (list, first.Length == 0 ? -1 : (long)first[0].Score);
     }
 
+    private static (string Tenant, string Id) SplitMember(string member)
+    {
+        var sep = member.IndexOf('|', StringComparison.Ordinal);
+        return (member[..sep], member[(sep + 1)..]);
+    }
+
+    private RedisKey WorkersKey(string queue) => Layout.Shards(queue)[0].Workers;
+
     public async Task HeartbeatAsync(string queue, string workerId, string reportJson)
     {
         var db = await connection.DatabaseAsync();
-        await db.HashSetAsync(Keys(queue).Workers, workerId, reportJson);
+        await db.HashSetAsync(WorkersKey(queue), workerId, reportJson);
     }
 
     public async Task RemoveWorkerAsync(string queue, string workerId)
     {
         var db = await connection.DatabaseAsync();
-        await db.HashDeleteAsync(Keys(queue).Workers, workerId);
+        await db.HashDeleteAsync(WorkersKey(queue), workerId);
     }
 
     public async Task<HashEntry[]> WorkersAsync(string queue)
     {
         var db = await connection.DatabaseAsync();
-        return await db.HashGetAllAsync(Keys(queue).Workers);
+        return await db.HashGetAllAsync(WorkersKey(queue));
     }
 
     public async Task RemoveWorkersAsync(string queue, IEnumerable<RedisValue> workerIds)
     {
         var db = await connection.DatabaseAsync();
-        await db.HashDeleteAsync(Keys(queue).Workers, [.. workerIds]);
+        await db.HashDeleteAsync(WorkersKey(queue), [.. workerIds]);
     }
 
     /// <summary>
-    /// Counts by state, if this worker is (or now becomes) the queue's one reporter; null while another worker reports
-    /// (or after giving the claim up with a zero <paramref name="lease"/>). Full: every tenant with jobs (asked for, or
-    /// the claim was just taken); else only the tenants whose counts changed since the last report, all-zero counts
-    /// meaning the tenant has no job left. <paramref name="seed"/>: tenants to look at even if the tenant set does not
-    /// name them (jobs enqueued before it existed). See report.lua.
+    /// Counts by state of one shard, if this worker is (or now becomes) its one reporter; null while another worker
+    /// reports (or after giving the claim up with a zero <paramref name="lease"/>). Full: every tenant with jobs (asked
+    /// for, or the claim was just taken); else only the tenants whose counts changed since the last report, all-zero
+    /// counts meaning the tenant has no job left (it then leaves the tenant set). <paramref name="seed"/>: tenants to
+    /// look at even if the tenant set does not name them.
     /// </summary>
-    public async Task<DepthReport?> ReportAsync(string queue, string reporter, TimeSpan lease, bool full, IReadOnlyCollection<string> seed)
+    public async Task<DepthReport?> ReportAsync(string queue, int shard, string reporter, TimeSpan lease, bool full, IReadOnlyCollection<string> seed)
     {
-        var keys = Keys(queue);
-        var db = await connection.DatabaseAsync();
-        RedisValue[] args = [keys.Prefix, reporter, (long)lease.TotalMilliseconds, full ? "1" : "0", .. seed.Select(t => (RedisValue)t)];
-        var r = (RedisResult[])(await RedisScript.Report.EvaluateAsync(db, keys.Global, args))!;
+        var keys = Layout.Shards(queue)[shard];
+        RedisValue[] args = [reporter, (long)lease.TotalMilliseconds, full ? "1" : "0", .. seed.Where(t => Layout.ShardOf(t) == shard).Select(t => (RedisValue)t)];
+        var r = (RedisResult[])(await CallAsync("report", [keys.Reporter, keys.Changed, keys.Tenants, keys.Ready], args))!;
         if ((int)r[0] == 0)
         {
             return null;
         }
-        var list = new List<(string, JobCounts)>((r.Length - 1) / 6);
-        for (var i = 1; i + 5 < r.Length; i += 6)
-        {
-            list.Add(((string)r[i]!, new JobCounts((long)r[i + 1], (long)r[i + 2], (long)r[i + 3], (long)r[i + 4], (long)r[i + 5])));
-        }
-        return new DepthReport((int)r[0] == 2, list);
+        var tenants = r.Skip(1).Select(t => (string)t!).ToList();
+        var counts = await CountsByShardAsync(queue, tenants, prune: true);
+        return new DepthReport((int)r[0] == 2, [.. counts.Select(c => (c.Tenant, c.Counts))]);
     }
 
-    private static string SetName(JobState state) => state switch
+    /// <summary>
+    /// Records this deployment's layout and ceiling in every shard of the queue, after checking that the queue's data
+    /// is laid out as this process expects (shard count; no keys of layout 1).
+    /// </summary>
+    /// <exception cref="QueueLayoutMismatchException">The data is laid out otherwise: the message says what to do.</exception>
+    public async Task ConfigureAsync(string queue, long maxWaitingPerTenant)
     {
-        JobState.Waiting => "wait",
-        JobState.Active => "active",
-        JobState.Delayed => "delayed",
-        JobState.Completed => "completed",
-        _ => "failed",
-    };
+        var db = await connection.DatabaseAsync();
+        var recorded = await db.HashGetAsync(Layout.Shards(queue)[0].Config, "shards");
+        if (!recorded.IsNull && (int)recorded != Layout.ShardCount)
+        {
+            throw new QueueLayoutMismatchException(
+                $"Queue '{queue}' is laid out in {recorded} shards in Valkey, but this worker is configured with {Layout.ShardCount} (QUEUE_SHARDS). " +
+                $"Either set QUEUE_SHARDS={recorded} everywhere, or stop every worker and web app and move the data with " +
+                $"`dotnet Workers.dll relayout --shards {Layout.ShardCount}` (README, \"Changing the number of shards\").");
+        }
+        if (await db.KeyExistsAsync($"{Layout.Root}:{{{queue}}}:tenants") || await db.KeyExistsAsync($"{Layout.Root}:{{{queue}}}:ring"))
+        {
+            throw new QueueLayoutMismatchException(
+                $"Valkey holds jobs of queue '{queue}' in the key layout of an earlier version ({Layout.Root}:{{{queue}}}:...). " +
+                "Stop every worker and web app and move them with `dotnet Workers.dll relayout` (README, \"Upgrading\").");
+        }
+        foreach (var shard in Layout.Shards(queue))
+        {
+            await db.HashSetAsync(shard.Config,
+            [
+                new HashEntry("shards", Layout.ShardCount), new HashEntry("layout", QueueLayout.Version), new HashEntry("wmax", maxWaitingPerTenant),
+            ]);
+        }
+    }
 
-
-    private static JobState ParseState(string? st) => st switch
+    /// <summary>The ceiling of a tenant's waiting and delayed jobs on the queue, as the workers recorded it (null: not yet).</summary>
+    public async Task<long?> CeilingAsync(string queue)
     {
-        "active" => JobState.Active,
-        "delayed" => JobState.Delayed,
-        "completed" => JobState.Completed,
-        "failed" => JobState.Failed,
-        _ => JobState.Waiting,
-    };
-
-    private static JobDetails ToDetails(string queue, string tenant, string id, HashEntry[] hash)
-    {
-        var data = JobData.DecodeOrCorrupt((byte[]?)hash.FirstOrDefault(h => h.Name == "d").Value);
-        var f = hash.Where(h => h.Name != "d").ToDictionary(h => (string)h.Name!, h => (string?)h.Value, StringComparer.Ordinal);
-        string? S(string k) => f.TryGetValue(k, out var v) && !string.IsNullOrEmpty(v) ? v : null;
-        int I(string k) => S(k) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : 0;
-        DateTimeOffset? T(string k) => S(k) is { } v ? DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(v, CultureInfo.InvariantCulture)) : null;
-        return new JobDetails(
-            id, queue, tenant == QueueKeys.NoTenant ? null : tenant, data.Name, ParseState(S("st")), data.Payload,
-            I("pr"), I("a"), data.MaxAttempts, I("sl"), DateTimeOffset.FromUnixTimeMilliseconds(data.EnqueuedMs), T("ts"), T("tf"), T("du"),
-            S("pg"), S("er"), S("sk"), data.TraceParent.Length == 0 ? null : data.TraceParent);
+        var db = await connection.DatabaseAsync();
+        var value = await db.HashGetAsync(Layout.Shards(queue)[0].Config, "wmax");
+        return value.IsNull ? null : (long)value;
     }
 }

@@ -139,7 +139,7 @@ public sealed class QueueDepthMetricTests(TestServers servers)
         var storage = host.Storage;
         var lease = TimeSpan.FromMinutes(1);
         await using var valkey = await db.ConnectAsync();
-        var tenantSet = storage.Keys(queue).Prefix + "tenants";
+        var tenantSet = storage.Layout.Shards(queue)[0].Tenants;
 
         await Tenants.AsAsync(Tenants.A, () => host.Client.EnqueueAsync(queue, "n", "\"fail\""));
         await Tenants.AsAsync(Tenants.B, () => host.Client.EnqueueAsync(queue, "n", "{}"));
@@ -149,27 +149,27 @@ public sealed class QueueDepthMetricTests(TestServers servers)
             && (await Tenants.AsAsync(Tenants.B, () => host.Admin.GetCountsAsync(queue))) is { Waiting: 0, Active: 0 }, "A's job fails, B's job completes");
 
         // A claim just taken: a full report. B's only job completed and was not kept, so B has nothing left.
-        var first = await storage.ReportAsync(queue, "worker-1", lease, false, []);
+        var first = await storage.ReportAsync(queue, 0, "worker-1", lease, false, []);
         Assert.True(first!.Full);
         Assert.Equal([("tenant-a", new JobCounts(0, 0, 0, 0, 1)), ("tenant-b", new JobCounts(0, 0, 0, 0, 0))], [.. first.Tenants.OrderBy(t => t.Tenant)]);
         Assert.Equal(["tenant-a"], [.. (await valkey.GetDatabase().SetMembersAsync(tenantSet)).Select(v => (string)v!)]);
 
         // Nothing changed since: nothing is recounted. Then only the tenant whose counts changed.
-        Assert.Equal((false, 0), (await storage.ReportAsync(queue, "worker-1", lease, false, [])) is { } quiet ? (quiet.Full, quiet.Tenants.Count) : (true, -1));
+        Assert.Equal((false, 0), (await storage.ReportAsync(queue, 0, "worker-1", lease, false, [])) is { } quiet ? (quiet.Full, quiet.Tenants.Count) : (true, -1));
         await Tenants.AsAsync(Tenants.C, () => host.Client.EnqueueAsync(queue, "n", "{}", new EnqueueOptions { Delay = TimeSpan.FromHours(1) }));
-        var changed = await storage.ReportAsync(queue, "worker-1", lease, false, []);
+        var changed = await storage.ReportAsync(queue, 0, "worker-1", lease, false, []);
         Assert.Equal([("tenant-c", new JobCounts(0, 0, 1, 0, 0))], changed!.Tenants);
-        Assert.Null(await storage.ReportAsync(queue, "worker-2", lease, false, []));
+        Assert.Null(await storage.ReportAsync(queue, 0, "worker-2", lease, false, []));
 
         // worker-1 stops: it gives the claim up, and worker-2's next report is the queue's, in full.
-        Assert.Null(await storage.ReportAsync(queue, "worker-1", TimeSpan.Zero, false, []));
-        var takeover = await storage.ReportAsync(queue, "worker-2", lease, false, []);
+        Assert.Null(await storage.ReportAsync(queue, 0, "worker-1", TimeSpan.Zero, false, []));
+        var takeover = await storage.ReportAsync(queue, 0, "worker-2", lease, false, []);
         Assert.Equal([("tenant-a", new JobCounts(0, 0, 0, 0, 1)), ("tenant-c", new JobCounts(0, 0, 1, 0, 0))], [.. takeover!.Tenants.OrderBy(t => t.Tenant)]);
 
         // Jobs from before the tenant set existed are found through the configured tenants a worker passes at first.
         await valkey.GetDatabase().KeyDeleteAsync(tenantSet);
-        Assert.Empty((await storage.ReportAsync(queue, "worker-2", lease, true, []))!.Tenants);
-        var seeded = await storage.ReportAsync(queue, "worker-2", lease, true, ["tenant-a", "tenant-b", "tenant-c"]);
+        Assert.Empty((await storage.ReportAsync(queue, 0, "worker-2", lease, true, []))!.Tenants);
+        var seeded = await storage.ReportAsync(queue, 0, "worker-2", lease, true, ["tenant-a", "tenant-b", "tenant-c"]);
         Assert.Equal([("tenant-a", new JobCounts(0, 0, 0, 0, 1)), ("tenant-b", new JobCounts(0, 0, 0, 0, 0)), ("tenant-c", new JobCounts(0, 0, 1, 0, 0))], [.. seeded!.Tenants.OrderBy(t => t.Tenant)]);
         Assert.Equal(["tenant-a", "tenant-c"], [.. (await valkey.GetDatabase().SetMembersAsync(tenantSet)).Select(v => (string)v!).Order()]);
     }
@@ -193,8 +193,8 @@ public sealed class QueueDepthMetricTests(TestServers servers)
         // B runs two jobs, none kept; a full report then finds B with no job and takes it out of the tenant set.
         await Tenants.AsAsync(Tenants.B, () => host.Client.EnqueueBulkAsync(queue, [new JobRequest("n", "{}"), new JobRequest("n", "{}")]));
         await Wait.UntilAsync(async () => (await Tenants.AsAsync(Tenants.B, () => host.Admin.GetCountsAsync(queue))) is { Waiting: 0, Active: 0 }, "B's jobs complete");
-        await storage.ReportAsync(queue, "worker-1", TimeSpan.FromMinutes(1), true, []);
-        Assert.False(await valkey.GetDatabase().SetContainsAsync(storage.Keys(queue).Prefix + "tenants", "tenant-b"));
+        await storage.ReportAsync(queue, 0, "worker-1", TimeSpan.FromMinutes(1), true, []);
+        Assert.False(await valkey.GetDatabase().SetContainsAsync(storage.Layout.Shards(queue)[0].Tenants, "tenant-b"));
         // A has only a delayed job: it is in the set and counted.
         await Tenants.AsAsync(Tenants.A, () => host.Client.EnqueueAsync(queue, "n", "{}", new EnqueueOptions { Delay = TimeSpan.FromHours(1) }));
 

@@ -71,7 +71,7 @@ public sealed class SignatureTests(TestServers servers)
         {
             corrupt = (await Tenants.AsAsync(Tenants.A, () => producer.Client.EnqueueAsync("emails", "send-email", "{}"))).Id;
             using var redis = await db.ConnectAsync();
-            await redis.GetDatabase().HashSetAsync($"aq:{{emails}}:j:tenant-a:{corrupt}", "d", "not job data");
+            await redis.GetDatabase().HashSetAsync(producer.Storage.Layout.TenantKey("emails", "tenant-a", "d"), corrupt, "not job data");
         }
         var ran = new TaskCompletionSource();
         await using var worker = await QueueHost.StartAsync(db, settings, s => s
@@ -123,12 +123,12 @@ public sealed class TenantlessJobTests(TestServers servers)
             .AddQueue("emails", 1)
             .AddHandler("send-email", (_, _, _) => Task.FromResult(Interlocked.Increment(ref ran))));
 
-        await host.Storage.EnqueueAsync("emails", [new JobRecord(QueueKeys.NoTenant, "planted", "send-email", "{}", "", "", 0, 0, 0)], 0);
+        await host.Storage.EnqueueAsync("emails", [new JobRecord(QueueLayout.NoTenant, "planted", "send-email", "{}", "", "", 0, 0, 0)], 0);
 
-        await Wait.UntilAsync(async () => (await host.Storage.GetAsync("emails", QueueKeys.NoTenant, "planted"))?.State == JobState.Failed, "the job fails");
+        await Wait.UntilAsync(async () => (await host.Storage.GetAsync("emails", QueueLayout.NoTenant, "planted"))?.State == JobState.Failed, "the job fails");
         Assert.Equal(0, ran);
         Assert.Equal("Job planted on queue emails has no tenant; in multi-tenant mode every job must carry one, so it was failed without running.",
-            (await host.Storage.GetAsync("emails", QueueKeys.NoTenant, "planted"))!.Error);
+            (await host.Storage.GetAsync("emails", QueueLayout.NoTenant, "planted"))!.Error);
     }
 
     [Fact]

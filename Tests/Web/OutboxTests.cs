@@ -47,8 +47,8 @@ public sealed class OutboxTests(TestServers servers)
         await Wait.UntilAsync(async () => await web.ScalarAsync("SELECT count(*) FROM job_outbox") == 0, "the outbox is relayed");
         await using var redis = await valkey.ConnectAsync();
         var db = redis.GetDatabase();
-        Assert.Equal(Posts, await db.ListLengthAsync("aq:{forecast-updates}:t:tenant-a:wait"));
-        Assert.Equal(Posts, await db.ListLengthAsync("aq:{notifications}:t:tenant-a:wait"));
+        Assert.Equal(Posts, await db.ListLengthAsync("aq:t:tenant-a:{forecast-updates}:wait"));
+        Assert.Equal(Posts, await db.ListLengthAsync("aq:t:tenant-a:{notifications}:wait"));
         Assert.Equal(Posts, await web.ScalarAsync("SELECT count(*) FROM test_results"));
     }
 
