@@ -2,6 +2,8 @@ using AppHost;
 using Hosting.Infrastructure;
 using Hosting.Publishing;
 using Hosting.Tenants;
+using Queue;
+using Tenancy;
 
 var builder = DistributedApplication.CreateBuilder(args);
 
@@ -28,7 +30,7 @@ var workers = builder.AddProject<Projects.Workers>("workers")
     .WithRunModeEnvironment()
     .WithHttpEndpoint(port: Ports.Workers(builder))
     .WithHttpHealthCheck("/health")
-    .WithReference(valkey).WaitFor(valkey)
+    .WithReference(valkey.AddValkeyUser(ValkeyAcl.Workers), ValkeyConnection.ConnectionName).WaitFor(valkey)
     .WaitFor(smtp)
     .WithEnvironment("MULTI_TENANT_MODE", "true")
     .WithEnvironment("SMTP_HOST", smtp.GetEndpoint(SmtpBuilderExtensions.EndpointName).Property(EndpointProperty.Host))
@@ -37,11 +39,12 @@ var workers = builder.AddProject<Projects.Workers>("workers")
 var scheduler = builder.AddProject<Projects.Scheduler>("scheduler")
     .WithRunModeEnvironment()
     .WithHttpEndpoint(port: Ports.Scheduler(builder))
-    .WithReference(valkey).WaitFor(valkey)
+    .WithReference(valkey.AddValkeyUser(ValkeyAcl.Scheduler), ValkeyConnection.ConnectionName).WaitFor(valkey)
     .WithEnvironment("MULTI_TENANT_MODE", "true")
     .PublishAsKubernetesJob();
 
-// A dashboard row per tenant: live state from Valkey, links, and operator commands.
+// A dashboard row per tenant: live state from Valkey, links, and operator commands (as the operator's Valkey user).
+var operatorValkey = valkey.AddValkeyUser(ValkeyAcl.Operator);
 var tenantRows = new TenantRowOptions
 {
     Queues = JobQueues.All,
@@ -65,7 +68,8 @@ foreach (var (tenant, index) in tenants.Select((t, i) => (t, i)))
         .WithHttpHealthCheck("/health")
         .WithReplicas(tenant.WebReplicas)
         .WithReference(database, "db").WaitFor(database)
-        .WithReference(valkey).WaitFor(valkey)
+        // The tenant's own Valkey user: it reaches only its tenant's keys (KEYS.md, "Who may touch what").
+        .WithReference(valkey.AddValkeyUser(ValkeyAcl.WebUser(TenantId.Parse(tenant.Id))), ValkeyConnection.ConnectionName).WaitFor(valkey)
         .WithEnvironment("INSTANCE_TENANT_ID", tenant.Id)
         .WithEnvironment($"TENANT_{tenant.VariableForm}_SIGNING_KEY", signingKey)
         .WithEnvironment("ADMIN_EMAIL", adminEmail)
@@ -77,7 +81,7 @@ foreach (var (tenant, index) in tenants.Select((t, i) => (t, i)))
         web.WaitFor(search);
     }
 
-    builder.AddTenant(tenant.Id, valkey, tenantRows).WithTenantResource(web);
+    builder.AddTenant(tenant.Id, operatorValkey, tenantRows).WithTenantResource(web);
     // The workers run every tenant's jobs: they start once every tenant database answers its own role.
     workers.WaitFor(database);
     tenantResources.Add(new(tenant, database, web, signingKey, searchNode));

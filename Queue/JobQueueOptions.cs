@@ -54,6 +54,13 @@ public sealed class JobQueueOptions
     public int MaxPayloadBytes { get; set; } = JobQueueDefaults.MaxPayloadBytes;
 
     /// <summary>
+    /// Encrypts every job's payload at rest with its tenant's key (AES-GCM, the job's identity as associated data), so
+    /// Valkey's append-only file, a backup or a reader of the workers' Valkey user sees no tenant's data in the clear
+    /// (<c>QUEUE_ENCRYPT_PAYLOADS</c>, on by default). Jobs stored in the clear (before it was on) still run.
+    /// </summary>
+    public bool EncryptPayloads { get; set; } = true;
+
+    /// <summary>
     /// Signs jobs enqueued without a tenant in a single-tenant deployment. When unset those jobs are stored unsigned;
     /// a server that has it set refuses unsigned tenantless jobs. Tenant jobs always use the tenant's own signing key.
     /// </summary>

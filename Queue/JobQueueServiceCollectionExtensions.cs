@@ -83,6 +83,13 @@ public static class JobQueueServiceCollectionExtensions
                     return;
                 }
                 o.ConnectionString ??= ValkeyConnection.FromConfiguration(configuration);
+                if (configuration["QUEUE_ENCRYPT_PAYLOADS"] is { Length: > 0 } encrypt)
+                {
+                    o.EncryptPayloads = bool.TryParse(encrypt, out var value)
+                        ? value
+                        : throw new OptionsValidationException(nameof(JobQueueOptions), typeof(JobQueueOptions),
+                            [$"QUEUE_ENCRYPT_PAYLOADS must be true or false (got '{encrypt}')."]);
+                }
                 if (configuration["QUEUE_SHARDS"] is { Length: > 0 } shards)
                 {
                     o.Shards = int.TryParse(shards, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) && value is >= 1 and <= 1024

@@ -66,7 +66,11 @@ public sealed record JobDetails(
     string? Progress,
     string? Error,
     string? StackTrace,
-    string? TraceParent);
+    string? TraceParent)
+{
+    /// <summary>The stored data, for the engine to open a sealed payload with the tenant's key.</summary>
+    internal Storage.JobData? Stored { get; init; }
+}
 
 /// <summary>What one running worker reported for a queue.</summary>
 public sealed record WorkerConcurrency(string WorkerId, int Concurrency, int PerTenantConcurrency, DateTimeOffset ExpiresAt);

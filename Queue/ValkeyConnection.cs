@@ -27,8 +27,25 @@ public static class ValkeyConnection
             }
             // The engine's own spans describe each job; a span per Valkey command (blocking fetches, heartbeats) would bury them.
             settings.DisableTracing = true;
-        }, options => options.AbortOnConnectFail = false);
+        }, options => Harden(options));
         return builder;
+    }
+
+    /// <summary>
+    /// What every connection of ours asks of the server: only commands its Valkey user may run (KEYS.md, "Who may touch
+    /// what"). StackExchange.Redis would otherwise read INFO and CONFIG, name its library, and use a tie-breaker key and a configuration
+    /// channel, which a confined user may not touch (each refusal lands in Valkey's ACL log as if it were an attack).
+    /// </summary>
+    public static ConfigurationOptions Harden(ConfigurationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.AbortOnConnectFail = false;
+        options.CommandMap = CommandMap.Create(new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "INFO", "CONFIG" }, available: false);
+        options.ConfigurationChannel = "";
+        options.TieBreaker = "";
+        // CLIENT SETINFO does not exist before Redis 7.2, so the ACL (written for 7.0 too) cannot grant it.
+        options.SetClientLibrary = false;
+        return options;
     }
 
     /// <summary>
@@ -51,9 +68,7 @@ public static class ValkeyConnection
         ArgumentException.ThrowIfNullOrWhiteSpace(value);
         if (!value.Contains("://", StringComparison.Ordinal))
         {
-            var parsed = ConfigurationOptions.Parse(value);
-            parsed.AbortOnConnectFail = false;
-            return parsed;
+            return Harden(ConfigurationOptions.Parse(value));
         }
         if (!Uri.TryCreate(value, UriKind.Absolute, out var uri))
         {
@@ -65,7 +80,7 @@ public static class ValkeyConnection
             "valkeys" or "rediss" => true,
             _ => throw new FormatException($"Invalid Valkey URL scheme '{uri.Scheme}': use valkey://, redis://, valkeys:// or rediss://."),
         };
-        var options = new ConfigurationOptions { AbortOnConnectFail = false, Ssl = tls };
+        var options = Harden(new ConfigurationOptions { Ssl = tls });
         options.EndPoints.Add(uri.Host.Trim('[', ']'), uri.IsDefaultPort || uri.Port < 0 ? 6379 : uri.Port);
         if (uri.UserInfo.Length > 0)
         {

@@ -1,7 +1,35 @@
 using Aspire.Hosting.Redis;
 using Microsoft.Extensions.DependencyInjection;
+using Queue;
 
 namespace Hosting.Infrastructure;
+
+/// <summary>
+/// One Valkey user (<see cref="ValkeyAcl"/>) with a password of its own: its connection string is the server's address
+/// with that user, so a project referencing it gets exactly that user's rights (<c>ConnectionStrings__valkey</c>).
+/// </summary>
+public sealed class ValkeyUserResource(string name, string user, ParameterResource password, IResourceWithConnectionString server)
+    : Resource(name), IResourceWithParent<IResourceWithConnectionString>, IResourceWithConnectionString
+{
+    /// <summary>The user's name in Valkey's ACL.</summary>
+    public string User { get; } = user;
+
+    public ParameterResource PasswordParameter { get; } = password;
+
+    public IResourceWithConnectionString Parent { get; } = server;
+
+    private EndpointReference Endpoint => ((IResourceWithEndpoints)Parent).GetEndpoint("tcp");
+
+    /// <summary><c>host:port,user=...,password=...</c>, the form StackExchange.Redis (and Aspire's Redis client) reads.</summary>
+    public ReferenceExpression ConnectionStringExpression =>
+        ReferenceExpression.Create($"{Endpoint.Property(EndpointProperty.HostAndPort)},user={User},password={PasswordParameter}");
+}
+
+/// <summary>The users declared on one Valkey server, for its ACL file.</summary>
+internal sealed class ValkeyUsersAnnotation : IResourceAnnotation
+{
+    public List<ValkeyUserResource> Users { get; } = [];
+}
 
 /// <summary>Valkey run by this machine's <c>valkey-server</c> (or <c>redis-server</c>, same protocol) when containers cannot run.</summary>
 public sealed class ValkeyExecutableResource(string name, string command, string workingDirectory, ParameterResource password)
@@ -15,15 +43,17 @@ public sealed class ValkeyExecutableResource(string name, string command, string
 
     public EndpointReference PrimaryEndpoint => _primaryEndpoint ??= new(this, EndpointName);
 
-    /// <summary><c>host:port,password=...</c>, the form StackExchange.Redis (and Aspire's Redis client) reads.</summary>
+    /// <summary><c>host:port,user=admin,password=...</c>: the administrator, for health checks and administration only.</summary>
     public ReferenceExpression ConnectionStringExpression =>
-        ReferenceExpression.Create($"{PrimaryEndpoint.Property(EndpointProperty.HostAndPort)},password={PasswordParameter}");
+        ReferenceExpression.Create($"{PrimaryEndpoint.Property(EndpointProperty.HostAndPort)},user={ValkeyAcl.Admin},password={PasswordParameter}");
 }
 
 /// <summary>
-/// <c>AddValkey</c>: the shared Valkey, password on and an append-only file fsynced every second. A <c>valkey/valkey</c>
-/// container (Aspire's Redis integration) when published or when a container runtime works; otherwise the local server
-/// binary with its data in the AppHost's state directory.
+/// <c>AddValkey</c>: the shared Valkey, an append-only file fsynced every second, <c>maxmemory</c> with <c>noeviction</c>
+/// (full, it refuses writes instead of dropping jobs), and a user per role (<see cref="AddValkeyUser"/>, an ACL file of
+/// <see cref="ValkeyAcl"/>; the default user off; <c>admin</c>, whose password is <c>valkey-password</c>, for health
+/// checks and administration). A <c>valkey/valkey</c> container (Aspire's Redis integration) when published or when a
+/// container runtime works; otherwise the local server binary with its data in the AppHost's state directory.
 /// </summary>
 public static class ValkeyBuilderExtensions
 {
@@ -36,12 +66,53 @@ public static class ValkeyBuilderExtensions
     /// </summary>
     internal const string AppendFsync = "everysec";
 
+    /// <summary>The memory Valkey may use for data before it refuses writes (<c>AppHost:Valkey:MaxMemory</c>).</summary>
+    internal const string DefaultMaxMemory = "1gb";
+
+    /// <summary>
+    /// A Valkey user of <paramref name="valkey"/> named <paramref name="user"/> (<see cref="ValkeyAcl"/>: <c>workers</c>,
+    /// <c>scheduler</c>, <c>operator</c> or <c>web-&lt;tenant&gt;</c>) with a generated password
+    /// (<c>valkey-password-&lt;user&gt;</c>). Reference it as the project's <c>valkey</c> connection.
+    /// </summary>
+    public static IResourceBuilder<ValkeyUserResource> AddValkeyUser(this IResourceBuilder<IResourceWithConnectionString> valkey, string user)
+    {
+        ArgumentNullException.ThrowIfNull(valkey);
+        ValkeyAcl.Rules(user);
+        if (!valkey.Resource.TryGetLastAnnotation<ValkeyUsersAnnotation>(out var users))
+        {
+            throw new InvalidOperationException($"{valkey.Resource.Name} was not added with AddValkey.");
+        }
+        var builder = valkey.ApplicationBuilder;
+        var password = builder.AddParameter($"{valkey.Resource.Name}-password-{user}", new GenerateParameterDefault { MinLength = 22, Special = false }, secret: true, persist: true);
+        var resource = new ValkeyUserResource($"{valkey.Resource.Name}-{user}", user, password.Resource, valkey.Resource);
+        users.Users.Add(resource);
+        return builder.AddResource(resource)
+            .WithInitialState(new CustomResourceSnapshot { ResourceType = "ValkeyUser", Properties = [], IsHidden = true })
+            .ExcludeFromManifest();
+    }
+
+    /// <summary>The ACL file of <paramref name="server"/>'s users, <c>admin</c> with <paramref name="adminPassword"/> first.</summary>
+    internal static async Task<string> AclFileAsync(IResource server, string adminPassword, CancellationToken cancellationToken)
+    {
+        var users = new List<(string, string)> { (ValkeyAcl.Admin, adminPassword) };
+        if (server.TryGetLastAnnotation<ValkeyUsersAnnotation>(out var declared))
+        {
+            foreach (var user in declared.Users)
+            {
+                users.Add((user.User, await user.PasswordParameter.GetValueAsync(cancellationToken)
+                    ?? throw new InvalidOperationException($"{user.PasswordParameter.Name} has no value.")));
+            }
+        }
+        return ValkeyAcl.File(users);
+    }
+
     public static IResourceBuilder<IResourceWithConnectionString> AddValkey(this IDistributedApplicationBuilder builder, [ResourceName] string name)
     {
         ArgumentNullException.ThrowIfNull(builder);
         if (ContainerRuntime.UseContainers(builder))
         {
             return builder.AddRedis(name)
+                .WithAnnotation(new ValkeyUsersAnnotation())
                 .WithImage(Image, Tag)
                 .WithImageRegistry("docker.io")
                 .WithDataVolume($"{name}-data")
@@ -53,6 +124,7 @@ public static class ValkeyBuilderExtensions
         var server = Prerequisites.Find("valkey-server") ?? Prerequisites.Find("redis-server");
         var valkey = new ValkeyExecutableResource(name, server ?? "/bin/sh", directory, password);
         var resource = builder.AddResource(valkey)
+            .WithAnnotation(new ValkeyUsersAnnotation())
             .WithEndpoint(name: ValkeyExecutableResource.EndpointName, scheme: "tcp")
             .WithIconName("Database")
             .ExcludeFromManifest();
@@ -62,15 +134,14 @@ public static class ValkeyBuilderExtensions
         }
 
         var config = Path.Combine(directory, "valkey.conf");
+        var acl = Path.Combine(directory, "users.acl");
+        var maxMemory = builder.Configuration["AppHost:Valkey:MaxMemory"] ?? DefaultMaxMemory;
         builder.Eventing.Subscribe<BeforeResourceStartedEvent>(valkey, async (_, cancellationToken) =>
         {
-            // The password goes into a file only the AppHost's user can read, not onto a command line every process can see.
+            // The users go into files only the AppHost's user can read, not onto a command line every process can see.
             var secret = await password.GetValueAsync(cancellationToken) ?? throw new InvalidOperationException($"{password.Name} has no value.");
-            await File.WriteAllTextAsync(config, $"requirepass \"{secret}\"\n", cancellationToken);
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(config, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
+            await WritePrivateAsync(acl, await AclFileAsync(valkey, secret, cancellationToken), cancellationToken);
+            await WritePrivateAsync(config, $"aclfile \"{acl}\"\nmaxmemory {maxMemory}\nmaxmemory-policy noeviction\n", cancellationToken);
         });
 
         string? connectionString = null;
@@ -91,6 +162,15 @@ public static class ValkeyBuilderExtensions
                 }
             })
             .WithHealthCheck(healthCheck);
+    }
+
+    private static async Task WritePrivateAsync(string path, string text, CancellationToken cancellationToken)
+    {
+        await File.WriteAllTextAsync(path, text, cancellationToken);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
     }
 
     /// <summary>Turns on Valkey's append-only file in the container, after the arguments Aspire's Redis integration gives it.</summary>

@@ -80,7 +80,8 @@ public sealed class TenantBoard(IJobQueueOperator queue, IReadOnlyList<string> q
         foreach (var q in queues)
         {
             var c = q.Counts;
-            properties.Add(($"{q.Queue}", $"waiting {c.Waiting}, active {c.Active}, delayed {c.Delayed}, failed {c.Failed}, oldest {(q.OldestWaitingSince is { } s ? Duration(now - s) : "-")}"));
+            properties.Add(($"{q.Queue}", $"waiting {c.Waiting}, active {c.Active}, delayed {c.Delayed}, failed {c.Failed}, oldest {(q.OldestWaitingSince is { } s ? Duration(now - s) : "-")}" +
+                (q.AtCeiling ? $", at its ceiling of {q.Ceiling} (new jobs refused)" : "")));
         }
         if (hold is { IsHeld: true })
         {
@@ -98,6 +99,9 @@ public sealed class TenantBoard(IJobQueueOperator queue, IReadOnlyList<string> q
                 $"Its jobs are held: {hold.Reasons[0].Reason}"),
             _ when failed >= thresholds.MinimumFailures && failed > thresholds.FailureRate * (completed + failed) =>
                 (TenantStates.Failing, KnownResourceStateStyles.Error, $"{failed} of {completed + failed} jobs failed over the last {Minutes(thresholds.Window)}."),
+            _ when queues.FirstOrDefault(q => q.AtCeiling) is { } full =>
+                (TenantStates.AtCeiling, KnownResourceStateStyles.Error,
+                    $"{full.Counts.Waiting + full.Counts.Delayed} jobs waiting or delayed on {full.Queue}, its ceiling: new jobs there are refused until some run."),
             _ when queues.Any(q => q.Counts.Waiting > thresholds.BacklogJobs) || oldestAge > thresholds.BacklogAge =>
                 (TenantStates.Backlog, KnownResourceStateStyles.Warn, $"{waiting} jobs waiting, the oldest for {Duration(oldestAge)}."),
             _ => (TenantStates.Healthy, KnownResourceStateStyles.Success, "Its jobs flow."),

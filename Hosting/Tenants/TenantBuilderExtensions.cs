@@ -124,7 +124,8 @@ internal sealed partial class TenantMonitor(IResourceWithConnectionString valkey
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("Hosting.Tenants");
         try
         {
-            await notifications.WaitForResourceHealthyAsync(valkey.Name, stopping);
+            // A Valkey user (the operator's) is ready when its server is.
+            await notifications.WaitForResourceHealthyAsync(valkey is IResourceWithParent child ? child.Parent.Name : valkey.Name, stopping);
             var connectionString = await valkey.ConnectionStringExpression.GetValueAsync(stopping)
                 ?? throw new InvalidOperationException($"{valkey.Name} has no connection string.");
             var queueServices = new ServiceCollection()

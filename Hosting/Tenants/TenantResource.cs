@@ -23,6 +23,7 @@ public static class TenantStates
     public const string Starting = "Starting";
     public const string Healthy = "Healthy";
     public const string Backlog = "Backlog";
+    public const string AtCeiling = "At ceiling";
     public const string Failing = "Failing";
     public const string Paused = "Paused";
     public const string NotConfigured = "Not configured";

@@ -34,6 +34,12 @@ public interface IJobQueueAdmin
     /// </summary>
     Task<TenantHold> GetHoldAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The ceiling of the tenant's waiting and delayed jobs on <paramref name="queue"/> (every tenant has the same), as
+    /// the workers recorded it; null before any worker has. An enqueue beyond it is refused with <see cref="Storage.JobQueueFullException"/>.
+    /// </summary>
+    Task<long?> GetCeilingAsync(string queue, CancellationToken cancellationToken = default);
+
     /// <summary>The concurrency the running workers of <paramref name="queue"/> report (not configured values); shared by all tenants.</summary>
     Task<EffectiveConcurrency> GetConcurrencyAsync(string queue, CancellationToken cancellationToken = default);
 }

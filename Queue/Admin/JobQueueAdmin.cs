@@ -35,7 +35,7 @@ internal sealed class JobQueueAdmin(QueueStorage storage, HoldStore holds, JobAu
     /// </summary>
     private async Task<IReadOnlyList<JobDetails>> WithMaxAttemptsAsync(string queue, Task<IReadOnlyList<JobDetails>> read)
     {
-        var jobs = await read;
+        var jobs = (await read).Select(Revealed).ToList();
         if (jobs.All(j => j.MaxAttempts > 0))
         {
             return jobs;
@@ -49,6 +49,12 @@ internal sealed class JobQueueAdmin(QueueStorage storage, HoldStore holds, JobAu
             .Max();
         return [.. jobs.Select(j => j.MaxAttempts > 0 ? j : j with { MaxAttempts = configured })];
     }
+
+    /// <summary>A sealed payload opened with the tenant's key, as the tenant's admin may see it.</summary>
+    private JobDetails Revealed(JobDetails job) =>
+        job.Stored is { Sealed: not null } data
+            ? job with { Payload = authority.Reveal(job.Tenant ?? QueueLayout.NoTenant, job.Queue, job.Id, job.Name, data) ?? "(sealed: does not open with this tenant's key)" }
+            : job;
 
     public Task<bool> RetryAsync(string queue, string jobId, CancellationToken cancellationToken = default) => Act(queue, "retry", jobId);
 
@@ -66,6 +72,8 @@ internal sealed class JobQueueAdmin(QueueStorage storage, HoldStore holds, JobAu
         var cutoff = (time.GetUtcNow() - olderThan).ToUnixTimeMilliseconds();
         return storage.CleanAsync(Checked(queue), Slot(queue), state, cutoff, limit);
     }
+
+    public Task<long?> GetCeilingAsync(string queue, CancellationToken cancellationToken = default) => storage.CeilingAsync(Checked(queue));
 
     public async Task<EffectiveConcurrency> GetConcurrencyAsync(string queue, CancellationToken cancellationToken = default)
     {

@@ -75,6 +75,12 @@ internal sealed class JobQueueClient(QueueStorage storage, JobAuthority authorit
         }
         var due = o?.Delay is { } delay && delay > TimeSpan.Zero ? now + (long)delay.TotalMilliseconds : 0;
         var signature = authority.Sign(slot, queue, id, job.Name, job.PayloadJson);
-        return new JobRecord(slot, id, job.Name, job.PayloadJson, signature, o?.TraceParent ?? traceParent, o?.Priority ?? 0, o?.MaxAttempts ?? 0, due, now);
+        // Sealed, the payload is stored only encrypted for this job; the signature still covers the clear text.
+        var sealedPayload = authority.Seal(slot, queue, id, job.Name, job.PayloadJson);
+        var data = new JobData(job.Name, sealedPayload is null ? job.PayloadJson : "", signature, o?.TraceParent ?? traceParent, o?.MaxAttempts ?? 0, now)
+        {
+            Sealed = sealedPayload,
+        };
+        return new JobRecord(slot, id, data, o?.Priority ?? 0, due);
     }
 }

@@ -34,12 +34,13 @@ internal sealed class JobQueueOperator(HoldStore holds, QueueStorage storage, Ti
             JobNames.ValidateQueue(queue);
         }
         var slots = tenants.Select(Slot).ToList();
-        // One call per queue, all sent before any is awaited (pipelined on the multiplexer).
-        var calls = queues.Select(q => storage.TenantCountsAsync(q, slots)).ToList();
+        // One call per queue and shard, all sent before any is awaited (pipelined on the multiplexer).
+        var calls = queues.Select(q => (Counts: storage.TenantCountsAsync(q, slots), Ceiling: storage.CeilingAsync(q))).ToList();
         var all = new List<TenantQueueCounts>(queues.Count * slots.Count);
-        foreach (var call in calls)
+        foreach (var (counts, ceiling) in calls)
         {
-            all.AddRange(await call);
+            var limit = await ceiling;
+            all.AddRange((await counts).Select(c => c with { Ceiling = limit }));
         }
         return all;
     }

@@ -49,4 +49,11 @@ public sealed record TenantHoldResult(bool Changed, TenantHold Hold);
 /// <param name="OldestWaitingSince">When the job at the front of the tenant's line was enqueued; null when none waits.</param>
 /// <param name="CompletedTotal">Jobs of the tenant completed on this queue since its keys were created (never trimmed, unlike <see cref="JobCounts.Completed"/>).</param>
 /// <param name="FailedTotal">Jobs of the tenant failed for good on this queue, the same way.</param>
-public sealed record TenantQueueCounts(string Queue, string Tenant, JobCounts Counts, DateTimeOffset? OldestWaitingSince, long CompletedTotal = 0, long FailedTotal = 0);
+public sealed record TenantQueueCounts(string Queue, string Tenant, JobCounts Counts, DateTimeOffset? OldestWaitingSince, long CompletedTotal = 0, long FailedTotal = 0)
+{
+    /// <summary>The queue's ceiling of a tenant's waiting and delayed jobs as the workers recorded it (null: none recorded yet).</summary>
+    public long? Ceiling { get; init; }
+
+    /// <summary>Its waiting and delayed jobs reached the ceiling: its next enqueue on this queue is refused.</summary>
+    public bool AtCeiling => Ceiling is { } ceiling && Counts.Waiting + Counts.Delayed >= ceiling;
+}

@@ -12,6 +12,8 @@ namespace Queue.Security;
 /// </summary>
 internal sealed class JobAuthority(ICurrentTenant current, ITenantSettingsStore tenants, IOptions<JobQueueOptions> options)
 {
+    private readonly JobSeal _seal = new();
+
     /// <summary>The tenant slot for a job enqueued or administered now; throws when multi-tenant code runs without a tenant.</summary>
     public string CurrentSlot(string action)
     {
@@ -50,10 +52,61 @@ internal sealed class JobAuthority(ICurrentTenant current, ITenantSettingsStore 
     }
 
     /// <summary>
-    /// Checks a fetched job before anything tenant-bound runs. Returns the job's tenant (null for a single-tenant job),
-    /// or the reason it must fail without running.
+    /// The payload encrypted for this job with the tenant's key (<see cref="JobSeal"/>), or null when payloads are kept
+    /// in the clear (<see cref="JobQueueOptions.EncryptPayloads"/> off, or a single-tenant deployment without a key).
     /// </summary>
-    public (TenantId? Tenant, string? Failure) Authenticate(FetchedJob job)
+    public byte[]? Seal(string slot, string queue, string id, string name, string payload) =>
+        options.Value.EncryptPayloads && Secret(slot) is { Length: > 0 } secret ? _seal.Seal(secret, queue, id, slot, name, payload) : null;
+
+    /// <summary>A stored job's payload as its tenant sees it: opened when sealed; null when it does not open with the key.</summary>
+    public string? Reveal(string slot, string queue, string id, string name, JobData data)
+    {
+        if (data.Sealed is not { } sealedBytes)
+        {
+            return data.Payload;
+        }
+        return Secret(slot) is { Length: > 0 } secret ? _seal.Open(secret, queue, id, slot, name, sealedBytes) : null;
+    }
+
+    private string? Secret(string slot)
+    {
+        if (slot == QueueLayout.NoTenant)
+        {
+            return options.Value.SingleTenantSigningKey;
+        }
+        try
+        {
+            return tenants.Get(TenantId.Parse(slot)).SigningKey;
+        }
+        catch (TenantNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Checks a fetched job before anything tenant-bound runs, opening its payload if it is sealed. Returns the job's
+    /// tenant (null for a single-tenant job) and its payload, or the reason it must fail without running.
+    /// </summary>
+    public (TenantId? Tenant, string? Failure, string Payload) Authenticate(FetchedJob job)
+    {
+        var payload = job.Payload;
+        if (job.Data?.Sealed is { } sealedBytes)
+        {
+            var opened = Secret(job.Tenant) is { Length: > 0 } secret ? _seal.Open(secret, job.Queue, job.Id, job.Tenant, job.Name, sealedBytes) : null;
+            if (opened is null)
+            {
+                return (TenantId.TryParse(job.Tenant, out var claimed, out _) ? claimed : null,
+                    $"Job {job.Id} on queue {job.Queue} has a sealed payload that does not open with its tenant's key: its tenant, name or payload " +
+                    "differ from what was sealed at enqueue (tampered, or sealed with another key). The handler did not run.", "");
+            }
+            payload = opened;
+        }
+        var (tenant, failure) = Verify(job, payload);
+        return (tenant, failure, payload);
+    }
+
+    private (TenantId? Tenant, string? Failure) Verify(FetchedJob job, string payload)
     {
         if (job.Tenant == QueueLayout.NoTenant)
         {
@@ -66,7 +119,7 @@ internal sealed class JobAuthority(ICurrentTenant current, ITenantSettingsStore 
             {
                 return (null, null);
             }
-            return JobSignature.Verify(key, job.Queue, job.Id, job.Tenant, job.Name, job.Payload, job.Signature)
+            return JobSignature.Verify(key, job.Queue, job.Id, job.Tenant, job.Name, payload, job.Signature)
                 ? (null, null)
                 : (null, SignatureFailure(job));
         }
@@ -87,7 +140,7 @@ internal sealed class JobAuthority(ICurrentTenant current, ITenantSettingsStore 
         {
             return (tenant, $"Tenant {tenant} has no signing key configured, so job {job.Id} cannot be authenticated and was failed without running.");
         }
-        return JobSignature.Verify(settings.SigningKey, job.Queue, job.Id, job.Tenant, job.Name, job.Payload, job.Signature)
+        return JobSignature.Verify(settings.SigningKey, job.Queue, job.Id, job.Tenant, job.Name, payload, job.Signature)
             ? (tenant, null)
             : (tenant, SignatureFailure(job));
     }

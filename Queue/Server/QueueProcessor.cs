@@ -669,7 +669,9 @@ internal sealed class QueueProcessor : IDisposable
         QueueTelemetry.WaitTime.Record(Math.Max(0, Now() - job.EnqueuedMs) / 1000.0, tags);
 
         // Authenticate before anything tenant-bound runs (rule 2); a job that fails here never reaches a handler.
-        var (tenant, failure) = _authority.Authenticate(job);
+        var (tenant, failure, payload) = _authority.Authenticate(job);
+        // The handler sees the payload in the clear (opened from its sealed form).
+        job = job with { Payload = payload };
         JobHandlerInvoker? handler = null;
         if (failure is null && !_handlers.TryGetValue(job.Name, out handler))
         {

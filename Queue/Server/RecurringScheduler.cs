@@ -101,8 +101,17 @@ internal sealed class RecurringScheduler(
             // Still enqueued: unsigned, it fails at processing with the reason, visible to the tenant's admin.
             signature = "";
         }
-        var job = new JobRecord(tenant, jobId, definition.JobName, definition.Payload, signature,
-            System.Diagnostics.Activity.Current?.Id ?? "", 0, 0, 0, now.ToUnixTimeMilliseconds());
+        byte[]? sealedPayload = null;
+        if (signature.Length > 0)
+        {
+            sealedPayload = authority.Seal(tenant, queue, jobId, definition.JobName, definition.Payload);
+        }
+        var data = new JobData(definition.JobName, sealedPayload is null ? definition.Payload : "", signature,
+            System.Diagnostics.Activity.Current?.Id ?? "", 0, now.ToUnixTimeMilliseconds())
+        {
+            Sealed = sealedPayload,
+        };
+        var job = new JobRecord(tenant, jobId, data, 0, 0);
         if (await storage.ClaimRecurringAsync(queue, tenant, id, now.ToUnixTimeMilliseconds(), dueMs, next?.ToUnixTimeMilliseconds() ?? -1, job))
         {
             QueueTelemetry.Enqueued.Add(1, QueueTelemetry.Tags(queue, tenant));

@@ -371,7 +371,21 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
             [tenant, state == JobState.Completed ? "completed" : "failed", cutoffMs, limit]);
     }
 
-    public async Task<JobCounts> CountsAsync(string queue, string tenant) => (await TenantCountsAsync(queue, [tenant]))[0].Counts;
+    /// <summary>One tenant's counts by state: plain reads of its own keys only (what a tenant's web app may read).</summary>
+    public async Task<JobCounts> CountsAsync(string queue, string tenant)
+    {
+        RedisKey Key(string name) => Layout.TenantKey(queue, tenant, name);
+        var db = await connection.DatabaseAsync();
+        var batch = db.CreateBatch();
+        var wait = batch.ListLengthAsync(Key("wait"));
+        var prio = batch.SortedSetLengthAsync(Key("prio"));
+        var active = batch.SetLengthAsync(Key("active"));
+        var delayed = batch.SortedSetLengthAsync(Key("delayed"));
+        var completed = batch.ListLengthAsync(Key("completed"));
+        var failed = batch.ListLengthAsync(Key("failed"));
+        batch.Execute();
+        return new JobCounts(await wait + await prio, await active, await delayed, await completed, await failed);
+    }
 
     /// <summary>Counts and the oldest waiting job's enqueue time for each tenant: one call per shard and 250 tenants.</summary>
     public async Task<IReadOnlyList<TenantQueueCounts>> TenantCountsAsync(string queue, IReadOnlyList<string> tenants) =>
@@ -488,7 +502,10 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
                 ids[i]!, queue, tenant == QueueLayout.NoTenant ? null : tenant, data.Name, state, data.Payload,
                 priority, I(2), data.MaxAttempts, I(3), DateTimeOffset.FromUnixTimeMilliseconds(data.EnqueuedMs), T(4), T(5),
                 dues[i] is { } d ? DateTimeOffset.FromUnixTimeMilliseconds((long)d) : null,
-                S(7), S(8), S(9), data.TraceParent.Length == 0 ? null : data.TraceParent));
+                S(7), S(8), S(9), data.TraceParent.Length == 0 ? null : data.TraceParent)
+            {
+                Stored = data,
+            });
         }
         return list;
     }

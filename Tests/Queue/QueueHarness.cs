@@ -79,8 +79,19 @@ internal sealed class QueueHost : IAsyncDisposable
 
     internal QueueStorage Storage => Services.GetRequiredService<QueueStorage>();
 
-    public static async Task<QueueHost> StartAsync(
+    public static Task<QueueHost> StartAsync(
         RedisTestDatabase db,
+        ITenantSettingsStore tenants,
+        Action<JobQueueServerBuilder>? server = null,
+        TimeProvider? time = null,
+        Action<JobQueueServerOptions>? serverOptions = null,
+        Action<JobQueueOptions>? options = null,
+        Action<IServiceCollection>? services = null) =>
+        StartAsync(db.ConnectionString, tenants, server, time, serverOptions, options, services);
+
+    /// <summary>A host on any Valkey connection (a user of an ACL'd server, a cluster).</summary>
+    public static async Task<QueueHost> StartAsync(
+        string connectionString,
         ITenantSettingsStore tenants,
         Action<JobQueueServerBuilder>? server = null,
         TimeProvider? time = null,
@@ -98,7 +109,7 @@ internal sealed class QueueHost : IAsyncDisposable
         }
         builder.Services.AddJobQueueClient(o =>
         {
-            o.ConnectionString = db.ConnectionString;
+            o.ConnectionString = connectionString;
             options?.Invoke(o);
         });
         if (server is not null)

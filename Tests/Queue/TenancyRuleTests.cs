@@ -17,7 +17,9 @@ public sealed class SignatureTests(TestServers servers)
         await using (var producer = await QueueHost.StartAsync(db, settings))
         {
             id = (await Tenants.AsAsync(Tenants.A, () => producer.Client.EnqueueAsync("emails", "send-email", "{\"to\":\"user@example.com\"}"))).Id;
-            await producer.Storage.TamperAsync("emails", "tenant-a", id, d => field == "n" ? d with { Name = "evil-name" } : d with { Payload = value });
+            // A sealed payload is changed where it is stored: in its encrypted bytes.
+            await producer.Storage.TamperAsync("emails", "tenant-a", id, d => field == "n" ? d with { Name = "evil-name" }
+                : d.Sealed is { } sealedBytes ? d with { Sealed = [.. sealedBytes[..^1], (byte)(sealedBytes[^1] ^ 1)] } : d with { Payload = value });
         }
         var ran = 0;
         await using var worker = await QueueHost.StartAsync(db, settings, s => s
@@ -29,7 +31,8 @@ public sealed class SignatureTests(TestServers servers)
 
         Assert.Equal(0, ran);
         var error = (await Tenants.AsAsync(Tenants.A, () => worker.Admin.GetJobAsync("emails", id)))!.Error;
-        Assert.Contains("failed signature verification", error, StringComparison.Ordinal);
+        Assert.Contains("tampered", error, StringComparison.Ordinal);
+        Assert.Contains("The handler did not run.", error, StringComparison.Ordinal);
     }
 
     [Fact]
