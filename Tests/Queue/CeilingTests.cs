@@ -24,6 +24,8 @@ public sealed class CeilingTests(TestServers servers)
         var operatorApi = host.Services.GetRequiredService<IJobQueueOperator>();
         // Tenant A's jobs wait (its processing is paused) until it holds 5, its ceiling; 2 of them are delayed.
         await operatorApi.PauseTenantAsync(Tenants.A);
+        var circuits = host.Services.GetRequiredService<global::Queue.Server.TenantCircuits>();
+        await Wait.UntilAsync(() => Task.FromResult(circuits.Current.ContainsKey("tenant-a")), "the worker sees the pause");
         await Tenants.AsAsync(Tenants.A, () => host.Client.EnqueueBulkAsync("emails", [.. Enumerable.Range(0, 3).Select(_ => new JobRequest("n", "{}"))]));
         await Tenants.AsAsync(Tenants.A, () => host.Client.EnqueueBulkAsync("emails",
             [.. Enumerable.Range(0, 2).Select(_ => new JobRequest("n", "{}", new EnqueueOptions { Delay = TimeSpan.FromMilliseconds(300) }))]));
