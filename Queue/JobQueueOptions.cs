@@ -23,6 +23,8 @@ public static class JobQueueDefaults
     public const string FirstProbeInterval = "00:00:01";
     public const string MaxProbeInterval = "00:00:15";
     public const int Shards = 1;
+    public const int WaitForReplicas = 0;
+    public const string ReplicaWaitTimeout = "00:00:01";
     public const long MaxWaitingPerTenant = 100_000;
 }
 
@@ -48,6 +50,20 @@ public sealed class JobQueueOptions
     /// </summary>
     [Range(1, 1024)]
     public int Shards { get; set; } = JobQueueDefaults.Shards;
+
+    /// <summary>
+    /// Replicas that must have a write before the engine relies on it (<c>QUEUE_WAIT_FOR_REPLICAS</c>; 0, the default,
+    /// for a deployment without replicas): an enqueue is acknowledged only once that many replicas have the job (else
+    /// <see cref="Storage.JobQueueNotReplicatedException"/>), a fetch starts its jobs only after its lease is replicated,
+    /// and outcomes are replicated before the worker moves on, so a failover neither loses an acknowledged job nor
+    /// hands a running or finished job to another worker. Valkey's <c>WAIT</c>.
+    /// </summary>
+    [Range(0, 16)]
+    public int WaitForReplicas { get; set; } = JobQueueDefaults.WaitForReplicas;
+
+    /// <summary>How long a write waits for <see cref="WaitForReplicas"/> replicas.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
+    public TimeSpan ReplicaWaitTimeout { get; set; } = TimeSpan.Parse(JobQueueDefaults.ReplicaWaitTimeout, null);
 
     /// <summary>Largest payload accepted at enqueue, in UTF-8 bytes.</summary>
     [Range(1, 64 * 1024 * 1024)]

@@ -90,6 +90,13 @@ public static class JobQueueServiceCollectionExtensions
                         : throw new OptionsValidationException(nameof(JobQueueOptions), typeof(JobQueueOptions),
                             [$"QUEUE_ENCRYPT_PAYLOADS must be true or false (got '{encrypt}')."]);
                 }
+                if (configuration["QUEUE_WAIT_FOR_REPLICAS"] is { Length: > 0 } replicas)
+                {
+                    o.WaitForReplicas = int.TryParse(replicas, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) && value is >= 0 and <= 16
+                        ? value
+                        : throw new OptionsValidationException(nameof(JobQueueOptions), typeof(JobQueueOptions),
+                            [$"QUEUE_WAIT_FOR_REPLICAS must be a whole number from 0 to 16 (got '{replicas}')."]);
+                }
                 if (configuration["QUEUE_SHARDS"] is { Length: > 0 } shards)
                 {
                     o.Shards = int.TryParse(shards, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) && value is >= 1 and <= 1024

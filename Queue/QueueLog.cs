@@ -51,4 +51,7 @@ internal static partial class QueueLog
 
     [LoggerMessage(16, LogLevel.Information, "Job {JobId} on {Queue} could not reach the {Dependency} of tenant {Tenant}; runs again at {Due} without using an attempt: {Cause}")]
     public static partial void DependencyDelayed(ILogger logger, string queue, string jobId, string dependency, string tenant, DateTimeOffset due, string cause);
+
+    [LoggerMessage(17, LogLevel.Warning, "Only {Acknowledged} of {Wanted} replicas acknowledged the {What} of queue {Queue} in time; a failover now could run those jobs twice")]
+    public static partial void NotReplicated(ILogger logger, string queue, string what, long acknowledged, int wanted);
 }

@@ -51,7 +51,7 @@ public static class ValkeyAcl
         {
             var tenant = TenantId.Parse(user[4..]).Value;
             return string.Join(' ',
-                $"-@all {Connection} {Read} {Write} {Functions} +publish",
+                $"-@all {Connection} {Read} {Write} {Functions} +publish +wait",
                 // Its own keys; the workers' settings (ceiling, shards) and heartbeats, and its own hold, read-only.
                 $"%RW~{r}:t:{tenant}:* %R~{r}:q:*:cfg %R~{r}:q:*:workers %R~{r}:{{holds}}:t:{tenant}",
                 $"&{r}:q:*:wake",

@@ -1,4 +1,5 @@
 using Aspire.Hosting.Redis;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Queue;
 
@@ -18,12 +19,14 @@ public sealed class ValkeyUserResource(string name, string user, ParameterResour
 
     public IResourceWithConnectionString Parent { get; } = server;
 
-    private EndpointReference Endpoint => ((IResourceWithEndpoints)Parent).GetEndpoint("tcp");
-
-    /// <summary><c>host:port,user=...,password=...</c>, the form StackExchange.Redis (and Aspire's Redis client) reads.</summary>
-    public ReferenceExpression ConnectionStringExpression =>
-        ReferenceExpression.Create($"{Endpoint.Property(EndpointProperty.HostAndPort)},user={User},password={PasswordParameter}");
+    /// <summary><c>host:port,user=...,password=...</c> (every node of a cluster), the form StackExchange.Redis (and Aspire's Redis client) reads.</summary>
+    public ReferenceExpression ConnectionStringExpression => Parent is ValkeyClusterResource cluster
+        ? ReferenceExpression.Create($"{cluster.Addresses},user={User},password={PasswordParameter}")
+        : ReferenceExpression.Create($"{((IResourceWithEndpoints)Parent).GetEndpoint("tcp").Property(EndpointProperty.HostAndPort)},user={User},password={PasswordParameter}");
 }
+
+/// <summary>How the job queue uses this Valkey: its shards per queue and the replicas a write waits for.</summary>
+public sealed record ValkeyTopologyAnnotation(int Shards, int WaitForReplicas) : IResourceAnnotation;
 
 /// <summary>The users declared on one Valkey server, for its ACL file.</summary>
 internal sealed class ValkeyUsersAnnotation : IResourceAnnotation
@@ -106,9 +109,54 @@ public static class ValkeyBuilderExtensions
         return ValkeyAcl.File(users);
     }
 
+    /// <summary>
+    /// Gives <paramref name="project"/> its own Valkey user of <paramref name="valkey"/> as its <c>valkey</c> connection,
+    /// waits for Valkey, and tells it the queue's shards and replica waits (<c>QUEUE_SHARDS</c>,
+    /// <c>QUEUE_WAIT_FOR_REPLICAS</c>) when they differ from the defaults.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithValkeyUser(this IResourceBuilder<ProjectResource> project, IResourceBuilder<IResourceWithConnectionString> valkey, string user)
+    {
+        ArgumentNullException.ThrowIfNull(project);
+        ArgumentNullException.ThrowIfNull(valkey);
+        project.WithReference(valkey.AddValkeyUser(user), ValkeyConnection.ConnectionName).WaitFor(valkey);
+        var topology = Topology(valkey.Resource);
+        if (topology.Shards != JobQueueDefaults.Shards)
+        {
+            project.WithEnvironment("QUEUE_SHARDS", topology.Shards.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+        if (topology.WaitForReplicas != JobQueueDefaults.WaitForReplicas)
+        {
+            project.WithEnvironment("QUEUE_WAIT_FOR_REPLICAS", topology.WaitForReplicas.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+        return project;
+    }
+
+    /// <summary>The queue's shards and replica waits for a Valkey added with <see cref="AddValkey"/> (or one of its users).</summary>
+    public static ValkeyTopologyAnnotation Topology(IResource valkey) =>
+        (valkey is IResourceWithParent child ? child.Parent : valkey).TryGetLastAnnotation<ValkeyTopologyAnnotation>(out var topology)
+            ? topology
+            : new ValkeyTopologyAnnotation(JobQueueDefaults.Shards, JobQueueDefaults.WaitForReplicas);
+
     public static IResourceBuilder<IResourceWithConnectionString> AddValkey(this IDistributedApplicationBuilder builder, [ResourceName] string name)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        var masters = builder.Configuration.GetValue("AppHost:Valkey:Masters", 1);
+        var replicas = builder.Configuration.GetValue("AppHost:Valkey:Replicas", 0);
+        if (masters < 1 || replicas < 0)
+        {
+            throw new DistributedApplicationException($"AppHost:Valkey:Masters must be at least 1 and AppHost:Valkey:Replicas at least 0 (got {masters} and {replicas}).");
+        }
+        // A shard per master by default: the shards' tags spread over equal slot ranges, one per master.
+        var topology = new ValkeyTopologyAnnotation(builder.Configuration.GetValue("AppHost:Valkey:Shards", masters), replicas > 0 ? 1 : 0);
+        if (builder.ExecutionContext.IsRunMode && (masters > 1 || replicas > 0) && !ContainerRuntime.UseContainers(builder))
+        {
+            return builder.AddValkeyCluster(name, masters, replicas).WithAnnotation(topology);
+        }
+        return builder.AddSingleValkey(name).WithAnnotation(topology);
+    }
+
+    private static IResourceBuilder<IResourceWithConnectionString> AddSingleValkey(this IDistributedApplicationBuilder builder, string name)
+    {
         if (ContainerRuntime.UseContainers(builder))
         {
             return builder.AddRedis(name)
@@ -164,7 +212,7 @@ public static class ValkeyBuilderExtensions
             .WithHealthCheck(healthCheck);
     }
 
-    private static async Task WritePrivateAsync(string path, string text, CancellationToken cancellationToken)
+    internal static async Task WritePrivateAsync(string path, string text, CancellationToken cancellationToken)
     {
         await File.WriteAllTextAsync(path, text, cancellationToken);
         if (!OperatingSystem.IsWindows())

@@ -5,6 +5,8 @@ using Queue;
 using StackExchange.Redis;
 using Tenancy;
 
+using Hosting.Infrastructure;
+
 namespace Hosting.Tenants;
 
 /// <summary>What the tenant rows need from the topology.</summary>
@@ -130,7 +132,11 @@ internal sealed partial class TenantMonitor(IResourceWithConnectionString valkey
                 ?? throw new InvalidOperationException($"{valkey.Name} has no connection string.");
             var queueServices = new ServiceCollection()
                 .AddLogging()
-                .AddJobQueueOperator(o => o.ConnectionString = connectionString)
+                .AddJobQueueOperator(o =>
+                {
+                    o.ConnectionString = connectionString;
+                    o.Shards = ValkeyBuilderExtensions.Topology(valkey).Shards;
+                })
                 .BuildServiceProvider();
             _queue = queueServices.GetRequiredService<IJobQueueOperator>();
             _board = new TenantBoard(_queue, options.Queues, options.Thresholds, TimeProvider.System);

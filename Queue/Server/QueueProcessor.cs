@@ -18,6 +18,9 @@ namespace Queue.Server;
 /// </summary>
 internal sealed class QueueProcessor : IDisposable
 {
+    /// <summary>Attempts at recording a batch of outcomes (about 15 s of retries, longer than a failover takes).</summary>
+    private const int FinishAttempts = 12;
+
     /// <summary>Most outcomes written by one script call.</summary>
     private const int FinishBatch = 512;
 
@@ -384,6 +387,8 @@ internal sealed class QueueProcessor : IDisposable
             if (result.Jobs.Count > 0)
             {
                 _outstanding[result.Jobs[0].LeaseToken] = result.Jobs.Count;
+                // The lease replicated before the jobs start: a failover cannot then hand them to another worker as well.
+                await ReplicatedAsync(view.Index, "lease");
             }
             foreach (var job in result.Jobs)
             {
@@ -453,6 +458,30 @@ internal sealed class QueueProcessor : IDisposable
     private Task<FetchResult> FetchShardAsync(ShardView view, long now, long leaseUntil, string token, int max, List<(string Tenant, int Limit)> tenants) =>
         _storage.FetchAsync(_queue, view.Index, now, leaseUntil, token, max, _options.PerTenantConcurrency, _options.MaxStalls, tenants,
             Math.Clamp(max, MinHints, MaxDeclared));
+
+    private long _lastReplicationWarning;
+
+    /// <summary>Waits for the replicas the deployment asks for; a shortfall is logged (at most every 10 s), not fatal.</summary>
+    private async Task ReplicatedAsync(int shard, string what)
+    {
+        if (_storage.WaitForReplicas <= 0)
+        {
+            return;
+        }
+        try
+        {
+            var acked = await _storage.ReplicatedAsync(_storage.Layout.Shards(_queue)[shard].Ready);
+            if (acked < _storage.WaitForReplicas && Environment.TickCount64 - Interlocked.Read(ref _lastReplicationWarning) > 10_000)
+            {
+                Interlocked.Exchange(ref _lastReplicationWarning, Environment.TickCount64);
+                QueueLog.NotReplicated(_logger, _queue, what, acked, _storage.WaitForReplicas);
+            }
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            QueueLog.LoopFailed(_logger, e, "replication", _queue);
+        }
+    }
 
     /// <summary>Most tenants one fetch declares beyond its batch size (each is a block of keys in the call).</summary>
     private const int MaxDeclared = 32;
@@ -767,11 +796,17 @@ internal sealed class QueueProcessor : IDisposable
                 try
                 {
                     await _storage.FinishAsync(_queue, batch, released, Now(), _retention);
+                    // Outcomes replicated before the worker moves on: a failover cannot resurrect finished jobs.
+                    foreach (var shard in batch.Select(e => e.Job.Shard).Distinct())
+                    {
+                        await ReplicatedAsync(shard, "outcomes");
+                    }
                     break;
                 }
-                catch (Exception e) when ((e is RedisException or TimeoutException) && attempt < 3)
+                catch (Exception e) when ((e is RedisException or TimeoutException) && attempt < FinishAttempts)
                 {
-                    await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt));
+                    // A failover or a resharding takes seconds; an unrecorded outcome would run its job again.
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(200 * (1 << Math.Min(attempt - 1, 4)), 2000)));
                 }
                 catch (Exception e)
                 {

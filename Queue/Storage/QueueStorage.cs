@@ -79,6 +79,25 @@ public sealed class JobQueueFullException : InvalidOperationException
     public long Ceiling { get; }
 }
 
+/// <summary>
+/// Fewer replicas than <see cref="JobQueueOptions.WaitForReplicas"/> acknowledged an enqueue in time: the jobs are on the
+/// primary but a failover now could lose them. Enqueue them again with the same ids (a duplicate id is a no-op).
+/// </summary>
+public sealed class JobQueueNotReplicatedException : InvalidOperationException
+{
+    public JobQueueNotReplicatedException()
+    {
+    }
+
+    public JobQueueNotReplicatedException(string message) : base(message)
+    {
+    }
+
+    public JobQueueNotReplicatedException(string message, Exception innerException) : base(message, innerException)
+    {
+    }
+}
+
 /// <summary>The queue's data is laid out differently from what this process is configured for (shards, layout version).</summary>
 public sealed class QueueLayoutMismatchException : InvalidOperationException
 {
@@ -168,8 +187,37 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
                 added[positions[k]] = (int)r[k] == 1;
             }
         }
+        foreach (var tenant in calls.Select(c => c.Tenant).Distinct(StringComparer.Ordinal))
+        {
+            // Acknowledged only once enough replicas have the jobs.
+            var acked = await ReplicatedAsync(Layout.ShardFor(queue, tenant).Ready);
+            if (acked < options.Value.WaitForReplicas)
+            {
+                throw new JobQueueNotReplicatedException(
+                    $"Enqueued on queue '{queue}' for tenant {tenant}, but {acked} of {options.Value.WaitForReplicas} replicas acknowledged the jobs within " +
+                    $"{options.Value.ReplicaWaitTimeout.TotalMilliseconds:0} ms (QUEUE_WAIT_FOR_REPLICAS): a failover now could lose them. Enqueue them again with the same ids.");
+            }
+        }
         return added;
     }
+
+    /// <summary>
+    /// Waits until <see cref="JobQueueOptions.WaitForReplicas"/> replicas of the primary that holds <paramref name="key"/>
+    /// have every write made so far on this connection (<c>WAIT</c>), or the timeout; returns how many did. Without
+    /// replicas asked for, returns at once.
+    /// </summary>
+    public async Task<long> ReplicatedAsync(RedisKey key)
+    {
+        var wanted = options.Value.WaitForReplicas;
+        if (wanted <= 0)
+        {
+            return 0;
+        }
+        var server = (await connection.MultiplexerAsync()).GetServer(key);
+        return (long)await server.ExecuteAsync("WAIT", wanted, (long)options.Value.ReplicaWaitTimeout.TotalMilliseconds);
+    }
+
+    public int WaitForReplicas => options.Value.WaitForReplicas;
 
     /// <param name="tenants">The tenants this fetch declares, each with its limit: -1 none, 0 held (skip), 1 a probe.</param>
     /// <param name="hints">How many tenants of each kind (ring, ready, due) to name for the next fetch.</param>

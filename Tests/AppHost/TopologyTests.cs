@@ -22,7 +22,7 @@ public sealed class TopologyTests
             builder.Resources.Select(r => r.Name).Where(n => !n.EndsWith("-rebuilder", StringComparison.Ordinal));
         var added = Names(three).Except(Names(two)).Order();
 
-        Assert.Equal(["admin-password-tenant-c", "db-password-tenant-c", "db-tenant-c", "signing-key-tenant-c", "tenant-c", "web-tenant-c"], added);
+        Assert.Equal(["admin-password-tenant-c", "db-password-tenant-c", "db-tenant-c", "signing-key-tenant-c", "tenant-c", "valkey-password-web-tenant-c", "valkey-web-tenant-c", "web-tenant-c"], added);
         Assert.Empty(Names(two).Except(Names(three)));
         Assert.Contains(three.Resources, r => r is { Name: "valkey" } and IResourceWithConnectionString);
         Assert.IsType<TenantDatabaseResource>(three.Resources.Single(r => r.Name == "db-tenant-c"));
@@ -41,7 +41,10 @@ public sealed class TopologyTests
         Assert.True(database.PasswordParameter.Secret);
         var web = await EnvironmentAsync(builder, "web-tenant-a");
         Assert.Equal("{db-tenant-a.connectionString}", web["ConnectionStrings__db"]);
-        Assert.Equal("{valkey.connectionString}", web["ConnectionStrings__valkey"]);
+        // Its own Valkey user, confined to its tenant's keys.
+        Assert.Equal("{valkey-web-tenant-a.connectionString}", web["ConnectionStrings__valkey"]);
+        var user = Assert.IsType<ValkeyUserResource>(builder.Resources.Single(r => r.Name == "valkey-web-tenant-a"));
+        Assert.Equal(("web-tenant-a", "valkey-password-web-tenant-a", true), (user.User, user.PasswordParameter.Name, user.PasswordParameter.Secret));
         Assert.Equal("tenant-a", web["INSTANCE_TENANT_ID"]);
         Assert.Equal("{signing-key-tenant-a.value}", web["TENANT_TENANT_A_SIGNING_KEY"]);
         Assert.Equal("{admin-password-tenant-a.value}", web["ADMIN_PASSWORD"]);
