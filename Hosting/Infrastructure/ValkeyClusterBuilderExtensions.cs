@@ -203,9 +203,8 @@ internal sealed class ValkeyClusterHealthCheck(IReadOnlyList<DnsEndPoint> nodes,
             {
                 options.EndPoints.Add(node);
             }
-            ValkeyConnection.Harden(options);
             await using var connection = await ConnectionMultiplexer.ConnectAsync(options);
-            var servers = nodes.Select(n => connection.GetServer(n.Host, n.Port)).ToList();
+            var servers = ValkeyClusterFormation.Servers(connection, nodes);
             return await ValkeyClusterFormation.FormedAsync(servers, nodes.Count, cancellationToken)
                 ? HealthCheckResult.Healthy()
                 : HealthCheckResult.Unhealthy("The cluster state is not ok on every node yet.");

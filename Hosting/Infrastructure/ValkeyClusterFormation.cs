@@ -35,9 +35,9 @@ internal static class ValkeyClusterFormation
         {
             options.EndPoints.Add(node);
         }
-        ValkeyConnection.Harden(options);
+        // The administrator may run anything (INFO, CLUSTER): no hardening of the command map here.
         await using var connection = await ConnectionMultiplexer.ConnectAsync(options);
-        var servers = nodes.Select(n => connection.GetServer(n.Host, n.Port)).ToList();
+        var servers = Servers(connection, nodes);
 
         if (await FormedAsync(servers, nodes.Count, cancellationToken))
         {
@@ -100,6 +100,18 @@ internal static class ValkeyClusterFormation
         logger.LogInformation("Formed a Valkey cluster of {Masters} masters with {Replicas} replicas each", masters, (nodes.Count / masters) - 1);
     }
 
+    /// <summary>The connection's server of each node, in order (the connection may list them as IP or DNS endpoints).</summary>
+    public static List<IServer> Servers(IConnectionMultiplexer connection, IReadOnlyList<DnsEndPoint> nodes)
+    {
+        var known = connection.GetEndPoints();
+        return [.. nodes.Select(n => connection.GetServer(known.First(e => e switch
+        {
+            DnsEndPoint dns => dns.Port == n.Port,
+            IPEndPoint ip => ip.Port == n.Port,
+            _ => false,
+        })))];
+    }
+
     /// <summary>Every node knows all the others and says the cluster state is ok.</summary>
     public static async Task<bool> FormedAsync(IReadOnlyList<IServer> servers, int nodes, CancellationToken cancellationToken)
     {
@@ -108,6 +120,12 @@ internal static class ValkeyClusterFormation
             cancellationToken.ThrowIfCancellationRequested();
             var info = (string?)await server.ExecuteAsync("CLUSTER", "INFO") ?? "";
             if (!info.Contains("cluster_state:ok", StringComparison.Ordinal) || !info.Contains($"cluster_known_nodes:{nodes}\r", StringComparison.Ordinal))
+            {
+                return false;
+            }
+            // A replica counts once it has synchronised with its master (until then WAIT would find no replica).
+            var replication = (string?)await server.ExecuteAsync("INFO", "replication") ?? "";
+            if (replication.Contains("role:slave", StringComparison.Ordinal) && !replication.Contains("master_link_status:up", StringComparison.Ordinal))
             {
                 return false;
             }

@@ -63,11 +63,18 @@ internal static class FunctionLibrary
         }
     }
 
+    /// <summary>How long a call keeps trying through a failover, a resharding or a restart before it gives up.</summary>
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
+
+    private static long _lastReconfigure;
+
     /// <summary>
     /// Calls one function with its declared keys. If the server has not got the library (a new server, or one flushed),
-    /// loads it and calls again once.
+    /// loads it and calls again. With <paramref name="retry"/> (for functions that may safely run twice: every check
+    /// they make is repeated), a call that meets a failover, a resharding (TRYAGAIN, CLUSTERDOWN) or a node that stopped
+    /// answering is tried again for up to 15 s, after asking the connection to learn the cluster's topology anew.
     /// </summary>
-    public static async Task<RedisResult> CallAsync(IConnectionMultiplexer connection, IDatabaseAsync db, string function, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args)
+    public static async Task<RedisResult> CallAsync(IConnectionMultiplexer connection, IDatabaseAsync db, string function, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, bool retry = true)
     {
         var call = new List<object>(2 + keys.Count + args.Count) { Function(function), keys.Count };
         foreach (var key in keys)
@@ -78,15 +85,61 @@ internal static class FunctionLibrary
         {
             call.Add(arg);
         }
-        try
+        var started = Environment.TickCount64;
+        for (var attempt = 1; ; attempt++)
         {
-            return await db.ExecuteAsync("FCALL", call);
+            try
+            {
+                return await db.ExecuteAsync("FCALL", call);
+            }
+            catch (RedisServerException e) when (e.Message.Contains("Function not found", StringComparison.Ordinal) && attempt == 1)
+            {
+                await EnsureLoadedAsync(connection);
+            }
+            catch (Exception e) when (Transient(e))
+            {
+                Reconfigure(connection);
+                if (!retry || Environment.TickCount64 - started > Patience.TotalMilliseconds)
+                {
+                    throw;
+                }
+                await Task.Delay(Math.Min(100 * attempt, 1000));
+            }
         }
-        catch (RedisServerException e) when (e.Message.Contains("Function not found", StringComparison.Ordinal))
+    }
+
+    /// <summary>What a failover, a resharding or a restarting node answers for a while.</summary>
+    private static bool Transient(Exception e) => e switch
+    {
+        RedisConnectionException or RedisTimeoutException => true,
+        RedisServerException server => server.Message.StartsWith("TRYAGAIN", StringComparison.Ordinal)
+            || server.Message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal)
+            || server.Message.StartsWith("LOADING", StringComparison.Ordinal)
+            || server.Message.StartsWith("READONLY", StringComparison.Ordinal)
+            || server.Message.StartsWith("MASTERDOWN", StringComparison.Ordinal),
+        _ => false,
+    };
+
+    /// <summary>Asks the connection to read the topology again (a replica promoted, slots moved), at most once a second.</summary>
+    public static void Reconfigure(IConnectionMultiplexer connection)
+    {
+        var now = Environment.TickCount64;
+        var last = Interlocked.Read(ref _lastReconfigure);
+        if (now - last < 1000 || Interlocked.CompareExchange(ref _lastReconfigure, now, last) != last)
         {
-            await EnsureLoadedAsync(connection);
-            return await db.ExecuteAsync("FCALL", call);
+            return;
         }
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await connection.ConfigureAsync();
+            }
+            catch (RedisException)
+            {
+                // The next failed call asks again.
+            }
+        });
     }
 }
 

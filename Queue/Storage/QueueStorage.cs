@@ -134,10 +134,10 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
 
     public QueueConnection Connection => connection;
 
-    private async Task<RedisResult> CallAsync(string function, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args)
+    private async Task<RedisResult> CallAsync(string function, IReadOnlyList<RedisKey> keys, IReadOnlyList<RedisValue> args, bool retry = true)
     {
         var db = await connection.DatabaseAsync();
-        return await FunctionLibrary.CallAsync(await connection.MultiplexerAsync(), db, function, keys, args);
+        return await FunctionLibrary.CallAsync(await connection.MultiplexerAsync(), db, function, keys, args, retry);
     }
 
     public async Task<bool[]> EnqueueAsync(string queue, IReadOnlyList<JobRecord> jobs, long nowMs)
@@ -214,8 +214,27 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
             return 0;
         }
         var server = (await connection.MultiplexerAsync()).GetServer(key);
-        return (long)await server.ExecuteAsync("WAIT", wanted, (long)options.Value.ReplicaWaitTimeout.TotalMilliseconds);
+        // A primary found short of replicas (one died, its replica took over) is not waited on again for a while: every
+        // write would otherwise wait the whole timeout. It is asked again after ShortfallMemory.
+        if (_shortfalls.TryGetValue(server.EndPoint, out var shortfall) && Environment.TickCount64 - shortfall.At < ShortfallMemoryMs)
+        {
+            return shortfall.Acknowledged;
+        }
+        var acked = (long)await server.ExecuteAsync("WAIT", wanted, (long)options.Value.ReplicaWaitTimeout.TotalMilliseconds);
+        if (acked < wanted)
+        {
+            _shortfalls[server.EndPoint] = (Environment.TickCount64, acked);
+        }
+        else
+        {
+            _shortfalls.TryRemove(server.EndPoint, out _);
+        }
+        return acked;
     }
+
+    private const long ShortfallMemoryMs = 5000;
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<System.Net.EndPoint, (long At, long Acknowledged)> _shortfalls = new();
 
     public int WaitForReplicas => options.Value.WaitForReplicas;
 
@@ -235,7 +254,9 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
             args.Add(tenant);
             args.Add(limit);
         }
-        var result = (RedisResult[])(await CallAsync("fetch", keyList, args))!;
+        // Not retried here: a fetch whose answer was lost leased its jobs under this token; the fetch loop tries again
+        // with a new token, and those jobs come back when the lost lease expires.
+        var result = (RedisResult[])(await CallAsync("fetch", keyList, args, retry: false))!;
         var hintCount = (int)result[2];
         var hinted = new string[hintCount];
         for (var i = 0; i < hintCount; i++)

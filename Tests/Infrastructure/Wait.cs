@@ -6,9 +6,12 @@ internal static class Wait
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
     /// <summary>Polls until <paramref name="condition"/> holds; fails the test after a generous timeout.</summary>
-    public static async Task UntilAsync(Func<Task<bool>> condition, string what)
+    public static Task UntilAsync(Func<Task<bool>> condition, string what) => UntilAsync(condition, what, Timeout);
+
+    /// <summary>Polls until <paramref name="condition"/> holds; fails the test after <paramref name="timeout"/>.</summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, string what, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + Timeout;
+        var deadline = DateTime.UtcNow + timeout;
         while (!await condition())
         {
             if (DateTime.UtcNow > deadline)

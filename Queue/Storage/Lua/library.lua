@@ -445,6 +445,9 @@ local function fetch(keys, args)
     end
     if #leased > 0 then
       redis.call('ZADD', S.leases, lease, token)
+      -- A token is used once; should a fetch ever run twice with it, its first jobs stay recoverable.
+      local earlier = redis.call('HGET', S.lj, token)
+      if earlier then table.insert(leased, 1, earlier) end
       redis.call('HSET', S.lj, token, table.concat(leased, '\n'))
     end
   end
