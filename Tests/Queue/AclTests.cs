@@ -145,7 +145,7 @@ public sealed class AclTests : IAsyncLifetime
         await using var webB = await WebAsync(ValkeyAcl.WebUser(Tenants.B));
         var jobOfB = await Tenants.AsAsync(Tenants.B, () => webB.Client.EnqueueAsync(Queue, "send-email", "{}", new EnqueueOptions { JobId = "shared-id" }));
         await using var admin = await _redis.ConnectAsync(ValkeyAcl.Admin);
-        var layout = new QueueLayout("aq", 1);
+        var layout = new QueueLayout("aq", QueueHost.TestShards);
         var shard = layout.ShardFor(Queue, "tenant-b");
         var before = await DumpAsync(admin, [.. layout.TenantBlock(Queue, "tenant-b")]);
 
@@ -174,7 +174,7 @@ public sealed class AclTests : IAsyncLifetime
     {
         await using var webA = await _redis.ConnectAsync(WebA);
         var db = webA.GetDatabase();
-        var ready = new QueueLayout("aq", 1).Shards(Queue)[0].Ready;
+        var ready = new QueueLayout("aq", QueueHost.TestShards).Shards(Queue)[0].Ready;
 
         Assert.True(await db.SetAddAsync(ready, "tenant-a"));
         await RefusedAsync(db.SetMembersAsync(ready), "SMEMBERS ready");

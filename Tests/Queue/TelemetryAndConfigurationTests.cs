@@ -1,3 +1,4 @@
+using Queue.Storage;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Configuration;
@@ -139,7 +140,9 @@ public sealed class QueueDepthMetricTests(TestServers servers)
         var storage = host.Storage;
         var lease = TimeSpan.FromMinutes(1);
         await using var valkey = await db.ConnectAsync();
-        var tenantSet = storage.Layout.Shards(queue)[0].Tenants;
+        // The tenant sets of every shard, read as one.
+        async Task<string[]> TenantSetAsync() => [.. (await Task.WhenAll(storage.Layout.Shards(queue).Select(shard => valkey.GetDatabase().SetMembersAsync(shard.Tenants))))
+            .SelectMany(m => m).Select(v => (string)v!).Order()];
 
         await Tenants.AsAsync(Tenants.A, () => host.Client.EnqueueAsync(queue, "n", "\"fail\""));
         await Tenants.AsAsync(Tenants.B, () => host.Client.EnqueueAsync(queue, "n", "{}"));
@@ -149,33 +152,50 @@ public sealed class QueueDepthMetricTests(TestServers servers)
             && (await Tenants.AsAsync(Tenants.B, () => host.Admin.GetCountsAsync(queue))) is { Waiting: 0, Active: 0 }, "A's job fails, B's job completes");
 
         // A claim just taken: a full report. B's only job completed and was not kept, so B has nothing left.
-        var first = await storage.ReportAsync(queue, 0, "worker-1", lease, false, []);
+        var first = await ReportAllAsync(storage, queue, "worker-1", lease, false, []);
         Assert.True(first!.Full);
         Assert.Equal([("tenant-a", new JobCounts(0, 0, 0, 0, 1)), ("tenant-b", new JobCounts(0, 0, 0, 0, 0))], [.. first.Tenants.OrderBy(t => t.Tenant)]);
-        Assert.Equal(["tenant-a"], [.. (await valkey.GetDatabase().SetMembersAsync(tenantSet)).Select(v => (string)v!)]);
+        Assert.Equal(["tenant-a"], await TenantSetAsync());
 
         // Nothing changed since: nothing is recounted. Then only the tenant whose counts changed.
-        Assert.Equal((false, 0), (await storage.ReportAsync(queue, 0, "worker-1", lease, false, [])) is { } quiet ? (quiet.Full, quiet.Tenants.Count) : (true, -1));
+        Assert.Equal((false, 0), (await ReportAllAsync(storage, queue, "worker-1", lease, false, [])) is { } quiet ? (quiet.Full, quiet.Tenants.Count) : (true, -1));
         await Tenants.AsAsync(Tenants.C, () => host.Client.EnqueueAsync(queue, "n", "{}", new EnqueueOptions { Delay = TimeSpan.FromHours(1) }));
-        var changed = await storage.ReportAsync(queue, 0, "worker-1", lease, false, []);
+        var changed = await ReportAllAsync(storage, queue, "worker-1", lease, false, []);
         Assert.Equal([("tenant-c", new JobCounts(0, 0, 1, 0, 0))], changed!.Tenants);
-        Assert.Null(await storage.ReportAsync(queue, 0, "worker-2", lease, false, []));
+        Assert.Null(await ReportAllAsync(storage, queue, "worker-2", lease, false, []));
 
         // worker-1 stops: it gives the claim up, and worker-2's next report is the queue's, in full.
-        Assert.Null(await storage.ReportAsync(queue, 0, "worker-1", TimeSpan.Zero, false, []));
-        var takeover = await storage.ReportAsync(queue, 0, "worker-2", lease, false, []);
+        Assert.Null(await ReportAllAsync(storage, queue, "worker-1", TimeSpan.Zero, false, []));
+        var takeover = await ReportAllAsync(storage, queue, "worker-2", lease, false, []);
         Assert.Equal([("tenant-a", new JobCounts(0, 0, 0, 0, 1)), ("tenant-c", new JobCounts(0, 0, 1, 0, 0))], [.. takeover!.Tenants.OrderBy(t => t.Tenant)]);
 
         // Jobs from before the tenant set existed are found through the configured tenants a worker passes at first.
-        await valkey.GetDatabase().KeyDeleteAsync(tenantSet);
-        Assert.Empty((await storage.ReportAsync(queue, 0, "worker-2", lease, true, []))!.Tenants);
-        var seeded = await storage.ReportAsync(queue, 0, "worker-2", lease, true, ["tenant-a", "tenant-b", "tenant-c"]);
+        foreach (var shard in storage.Layout.Shards(queue))
+        {
+            await valkey.GetDatabase().KeyDeleteAsync(shard.Tenants);
+        }
+        Assert.Empty((await ReportAllAsync(storage, queue, "worker-2", lease, true, []))!.Tenants);
+        var seeded = await ReportAllAsync(storage, queue, "worker-2", lease, true, ["tenant-a", "tenant-b", "tenant-c"]);
         Assert.Equal([("tenant-a", new JobCounts(0, 0, 0, 0, 1)), ("tenant-b", new JobCounts(0, 0, 0, 0, 0)), ("tenant-c", new JobCounts(0, 0, 1, 0, 0))], [.. seeded!.Tenants.OrderBy(t => t.Tenant)]);
-        Assert.Equal(["tenant-a", "tenant-c"], [.. (await valkey.GetDatabase().SetMembersAsync(tenantSet)).Select(v => (string)v!).Order()]);
+        Assert.Equal(["tenant-a", "tenant-c"], await TenantSetAsync());
+    }
+
+    /// <summary>One report per shard, read as one (null when another worker reports every shard).</summary>
+    private static async Task<DepthReport?> ReportAllAsync(QueueStorage storage, string queue, string reporter, TimeSpan lease, bool full, IReadOnlyCollection<string> seed)
+    {
+        var reports = new List<DepthReport>();
+        foreach (var shard in storage.Layout.Shards(queue))
+        {
+            if (await storage.ReportAsync(queue, shard.Index, reporter, lease, full, seed) is { } report)
+            {
+                reports.Add(report);
+            }
+        }
+        return reports.Count == 0 ? null : new DepthReport(reports.All(r => r.Full), [.. reports.SelectMany(r => r.Tenants)]);
     }
 
     /// <summary>
-    /// counts.lua (the dashboard's tenant rows) reads a tenant's states only when it is in the queue's tenant set; one
+    /// The counts function (the dashboard's tenant rows) reads a tenant's states only when it is in the queue's tenant set; one
     /// without jobs costs only its running totals. The answers must be the same as reading everything.
     /// </summary>
     [Fact]
@@ -193,8 +213,8 @@ public sealed class QueueDepthMetricTests(TestServers servers)
         // B runs two jobs, none kept; a full report then finds B with no job and takes it out of the tenant set.
         await Tenants.AsAsync(Tenants.B, () => host.Client.EnqueueBulkAsync(queue, [new JobRequest("n", "{}"), new JobRequest("n", "{}")]));
         await Wait.UntilAsync(async () => (await Tenants.AsAsync(Tenants.B, () => host.Admin.GetCountsAsync(queue))) is { Waiting: 0, Active: 0 }, "B's jobs complete");
-        await storage.ReportAsync(queue, 0, "worker-1", TimeSpan.FromMinutes(1), true, []);
-        Assert.False(await valkey.GetDatabase().SetContainsAsync(storage.Layout.Shards(queue)[0].Tenants, "tenant-b"));
+        await ReportAllAsync(storage, queue, "worker-1", TimeSpan.FromMinutes(1), true, []);
+        Assert.False(await valkey.GetDatabase().SetContainsAsync(storage.Layout.ShardFor(queue, "tenant-b").Tenants, "tenant-b"));
         // A has only a delayed job: it is in the set and counted.
         await Tenants.AsAsync(Tenants.A, () => host.Client.EnqueueAsync(queue, "n", "{}", new EnqueueOptions { Delay = TimeSpan.FromHours(1) }));
 

@@ -166,7 +166,7 @@ public sealed class CrashRecoveryTests(TestServers servers)
         var job = await Tenants.AsAsync(Tenants.A, () => crashed.Client.EnqueueAsync("work", "n", "{}"));
         // The crashed worker leased the job and then vanished: no completion, no renewal, no cleanup.
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var leased = await crashed.Storage.FetchAsync("work", 0, now, now + 30_000, "crashed:1", 10, 0, 1, [("tenant-a", -1)], 8);
+        var leased = await crashed.Storage.FetchAsync("work", crashed.Storage.Layout.ShardOf("tenant-a"), now, now + 30_000, "crashed:1", 10, 0, 1, [("tenant-a", -1)], 8);
         Assert.Single(leased.Jobs);
 
         var ran = new TaskCompletionSource();
@@ -200,7 +200,7 @@ public sealed class CrashRecoveryTests(TestServers servers)
         for (var crash = 1; crash <= 3; crash++)
         {
             var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-            await host.Storage.FetchAsync("work", 0, now, now + 30_000, $"crashed:{crash}", 10, 0, 1, [("tenant-a", -1)], 8);
+            await host.Storage.FetchAsync("work", host.Storage.Layout.ShardOf("tenant-a"), now, now + 30_000, $"crashed:{crash}", 10, 0, 1, [("tenant-a", -1)], 8);
             time.Advance(TimeSpan.FromSeconds(31));
         }
 
