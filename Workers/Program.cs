@@ -1,5 +1,11 @@
 using Workers.Extensions;
 
+// `dotnet Workers.dll relayout [--shards N]`: moves the queue's data to this version's layout, then exits (README, "Upgrading").
+if (args.FirstOrDefault() == "relayout")
+{
+    return await Relayout.RunAsync(args[1..]);
+}
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddBasicServiceDefaults();
@@ -9,4 +15,5 @@ var app = builder.Build();
 
 app.MapDefaultEndpoints();
 
-app.Run();
+await app.RunAsync();
+return 0;

@@ -111,6 +111,12 @@ internal sealed class QueueLayout
     public IReadOnlyList<ShardKeys> Shards(string queue) =>
         _shards.GetOrAdd(queue, q => [.. Enumerable.Range(0, ShardCount).Select(s => new ShardKeys(Root, q, s, Tag(q, s, ShardCount)))]);
 
+    /// <summary>
+    /// Where a queue's shard count is recorded whatever it is (the <c>cfg</c> of its one-shard tag), so that a process
+    /// configured with another count finds out before it writes anywhere.
+    /// </summary>
+    public RedisKey Anchor(string queue) => $"{Root}:q:{{{queue}}}:cfg";
+
     /// <summary>The shard of <paramref name="queue"/> that holds <paramref name="tenant"/>'s jobs.</summary>
     public ShardKeys ShardFor(string queue, string tenant) => Shards(queue)[ShardOf(tenant)];
 

@@ -142,6 +142,7 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
 
     public async Task<bool[]> EnqueueAsync(string queue, IReadOnlyList<JobRecord> jobs, long nowMs)
     {
+        await CheckLayoutAsync(queue);
         var added = new bool[jobs.Count];
         // One call per tenant and chunk (a tenant's jobs are in one shard); all sent before any is awaited.
         var calls = new List<(Task<RedisResult> Call, List<int> Positions, string Tenant)>();
@@ -732,7 +733,7 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
     public async Task ConfigureAsync(string queue, long maxWaitingPerTenant)
     {
         var db = await connection.DatabaseAsync();
-        var recorded = await db.HashGetAsync(Layout.Shards(queue)[0].Config, "shards");
+        var recorded = await db.HashGetAsync(Layout.Anchor(queue), "shards");
         if (!recorded.IsNull && (int)recorded != Layout.ShardCount)
         {
             throw new QueueLayoutMismatchException(
@@ -746,13 +747,36 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
                 $"Valkey holds jobs of queue '{queue}' in the key layout of an earlier version ({Layout.Root}:{{{queue}}}:...). " +
                 "Stop every worker and web app and move them with `dotnet Workers.dll relayout` (README, \"Upgrading\").");
         }
-        foreach (var shard in Layout.Shards(queue))
+        foreach (var config in Layout.Shards(queue).Select(s => s.Config).Append(Layout.Anchor(queue)).Distinct())
         {
-            await db.HashSetAsync(shard.Config,
+            await db.HashSetAsync(config,
             [
                 new HashEntry("shards", Layout.ShardCount), new HashEntry("layout", QueueLayout.Version), new HashEntry("wmax", maxWaitingPerTenant),
             ]);
         }
+    }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _layoutChecked = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Refuses to write jobs of <paramref name="queue"/> while its data is recorded with another shard count (they would
+    /// land where no worker looks). Checked once a minute per queue: one read.
+    /// </summary>
+    private async Task CheckLayoutAsync(string queue)
+    {
+        if (_layoutChecked.TryGetValue(queue, out var at) && Environment.TickCount64 - at < 60_000)
+        {
+            return;
+        }
+        var db = await connection.DatabaseAsync();
+        var recorded = await db.HashGetAsync(Layout.Anchor(queue), "shards");
+        if (!recorded.IsNull && (int)recorded != Layout.ShardCount)
+        {
+            throw new QueueLayoutMismatchException(
+                $"Cannot enqueue on queue '{queue}': the queue is laid out in {recorded} shards, this client uses {Layout.ShardCount} (JobQueueOptions.Shards, QUEUE_SHARDS). " +
+                "Give every client and worker the same number of shards.");
+        }
+        _layoutChecked[queue] = Environment.TickCount64;
     }
 
     /// <summary>The ceiling of a tenant's waiting and delayed jobs on the queue, as the workers recorded it (null: not yet).</summary>
