@@ -214,6 +214,11 @@ internal sealed class JobQueueServer(
         var published = _depths.TryGetValue(queue, out var current) ? current.Select(kv => (kv.Key, kv.Value)).ToList() : [];
         QueueTelemetry.SetDepth(queue, [.. published.Where(d => d.Value.Waiting > 0).Select(d => (d.Key, d.Value.Waiting))]);
         QueueTelemetry.SetStateDepths(queue, published);
+        if (report is not null)
+        {
+            // The total for autoscaling (IJobQueueBacklog), from the counts this reporter just made: no counting of its own.
+            await storage.PublishWaitingAsync(queue, published.Sum(d => d.Value.Waiting), 3 * serverOptions.Value.HeartbeatInterval);
+        }
     }
 
     private IReadOnlyCollection<string> ConfiguredSlots() => tenants.IsMultiTenant

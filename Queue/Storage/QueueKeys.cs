@@ -14,6 +14,7 @@ internal sealed class QueueKeys
         Prefix = $"{root}:{{{queue}}}:";
         Global = [Prefix + "ring", Prefix + "leases", Prefix + "delayed", Prefix + "recurring:due"];
         Workers = Prefix + "workers";
+        Waiting = Prefix + "waiting";
         Wake = RedisChannel.Literal(Prefix + "wake");
     }
 
@@ -31,6 +32,9 @@ internal sealed class QueueKeys
     public RedisKey RecurringDue => Global[3];
 
     public RedisKey Workers { get; }
+
+    /// <summary>The queue's waiting total over every tenant, as its depth reporter last counted it.</summary>
+    public RedisKey Waiting { get; }
 
     public RedisChannel Wake { get; }
 

@@ -466,6 +466,23 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
         return new DepthReport((int)r[0] == 2, list);
     }
 
+    /// <summary>
+    /// The queue's waiting total over every tenant, published by its depth reporter, expiring after
+    /// <paramref name="expiry"/> so that a figure nobody refreshes disappears instead of lying (IJobQueueBacklog).
+    /// </summary>
+    public async Task PublishWaitingAsync(string queue, long waiting, TimeSpan expiry)
+    {
+        var db = await connection.DatabaseAsync();
+        await db.StringSetAsync(Keys(queue).Waiting, waiting, expiry);
+    }
+
+    /// <summary>The published waiting totals of <paramref name="queues"/>, in order; null where none is published.</summary>
+    public async Task<RedisValue[]> WaitingTotalsAsync(IReadOnlyList<string> queues)
+    {
+        var db = await connection.DatabaseAsync();
+        return await Task.WhenAll(queues.Select(q => db.StringGetAsync(Keys(q).Waiting)));
+    }
+
     private static string SetName(JobState state) => state switch
     {
         JobState.Waiting => "wait",
