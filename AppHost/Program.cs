@@ -16,6 +16,11 @@ catch (TenantsFileException ex)
     Console.Error.WriteLine(ex.Message);
     return 1;
 }
+if (KubernetesResourceBuilderExtensions.SettingsProblem(builder) is { } problem)
+{
+    Console.Error.WriteLine(problem);
+    return 1;
+}
 
 // Shared infrastructure: local executables in run mode without a working container runtime, containers otherwise.
 var valkey = builder.AddValkey("valkey");

@@ -380,7 +380,7 @@ internal sealed class KubernetesManifestWriter(DistributedApplicationExecutionCo
                 Image = ContainerImages.For(wait.Provisioning, options),
                 Args = ["wait"],
                 EnvFrom = envFrom,
-                Env = container.Env,
+                Env = DatabaseOnly(env),
                 Resources = Compute("wait-for-database", "wait-for-database"),
                 SecurityContext = ContainerSecurity(readOnlyRoot: true),
                 VolumeMounts = [new V1VolumeMount { Name = "tmp", MountPath = "/tmp" }],
@@ -560,8 +560,9 @@ internal sealed class KubernetesManifestWriter(DistributedApplicationExecutionCo
         [
             new V1NetworkPolicyIngressRule
             {
-                FromProperty = [.. referencedBy.Select(r => r.Name).Distinct().Order(StringComparer.Ordinal)
-                    .Select(r => new V1NetworkPolicyPeer { PodSelector = new V1LabelSelector { MatchLabels = new Dictionary<string, string> { ["app.kubernetes.io/name"] = r } } })],
+                // By component (web, workers, ...), not by name: a policy listing thousands of web apps would outgrow its object.
+                FromProperty = [.. referencedBy.Select(r => r is ProjectResource p ? KindOf(p) : r.Name).Distinct().Order(StringComparer.Ordinal)
+                    .Select(kind => new V1NetworkPolicyPeer { PodSelector = new V1LabelSelector { MatchLabels = new Dictionary<string, string> { ["app.kubernetes.io/component"] = kind } } })],
                 Ports = [.. ports.Select(p => new V1NetworkPolicyPort { Port = p.ContainerPort, Protocol = "TCP" })],
             },
         ];
@@ -615,6 +616,14 @@ internal sealed class KubernetesManifestWriter(DistributedApplicationExecutionCo
             text.Append("$(").Append(key.HelperVariable).Append(')');
         }
         return text.ToString();
+    }
+
+    /// <summary>The database settings of <paramref name="env"/> and the secrets they are composed of: all the wait needs.</summary>
+    private static List<V1EnvVar> DatabaseOnly(List<V1EnvVar> env)
+    {
+        var database = env.Where(e => e.Name is "ConnectionStrings__db" or "DATABASE_URL").ToList();
+        var helpers = env.Where(e => database.Any(d => d.Value?.Contains($"$({e.Name})", StringComparison.Ordinal) == true));
+        return [.. helpers, .. database];
     }
 
     private static V1EnvVar SecretEnv(string name, SecretKey key, bool optional = false) => new()

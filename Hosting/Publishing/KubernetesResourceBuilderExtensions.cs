@@ -34,6 +34,21 @@ public static class KubernetesResourceBuilderExtensions
         return builder.Configuration.GetSection(KubernetesOptions.Section).Get<KubernetesOptions>() ?? new KubernetesOptions();
     }
 
+    /// <summary>
+    /// When this run publishes Kubernetes manifests: every problem with <c>--Kubernetes:*</c> in one message, to stop on
+    /// before anything is built; otherwise null.
+    /// </summary>
+    public static string? SettingsProblem(IDistributedApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        if (!IsActive(builder))
+        {
+            return null;
+        }
+        var problems = Options(builder).Problems();
+        return problems.Count == 0 ? null : "Invalid Kubernetes settings: " + string.Join(" ", problems);
+    }
+
     public static IResourceBuilder<ProjectResource> PublishAsKubernetesJob(this IResourceBuilder<ProjectResource> builder)
     {
         ArgumentNullException.ThrowIfNull(builder);

@@ -50,7 +50,7 @@ init)
     $3 > 0 && (!($1 in have) || have[$1] == "") { n += $3 }
     END { print n + 0 }' "$values" "$tmp_layout")
   if [ "$need" -gt 0 ]; then
-    LC_ALL=C tr -dc 'A-Za-z0-9' < /dev/urandom | head -c "$need" > "$tmp_pool" || true
+    LC_ALL=C tr -dc 'A-Za-z0-9' < /dev/urandom 2>/dev/null | head -c "$need" > "$tmp_pool" || true
   fi
   awk -F '\t' -v poolfile="$tmp_pool" -v out="$tmp_out" '
     function take(n,   s) { if (!loaded++) getline pool < poolfile; s = substr(pool, used + 1, n); used += n; return s }
