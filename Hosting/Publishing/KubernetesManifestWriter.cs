@@ -468,7 +468,7 @@ internal sealed class KubernetesManifestWriter(DistributedApplicationExecutionCo
             throw new InvalidOperationException($"Container '{name}' has no image to publish.");
         }
         var environment = new Dictionary<string, Value>(plan.Environment, StringComparer.Ordinal);
-        var user = ContainerUsers.TryGetValue(name, out var known) ? known : 65534;
+        var user = ContainerUsers.FirstOrDefault(u => image.Contains(u.Key, StringComparison.Ordinal)).Value is > 0 and var known ? known : 65534;
         if (resource is Aspire.Hosting.ApplicationModel.PostgresServerResource)
         {
             // A subdirectory of the volume: initdb wants an empty directory it owns, the volume's root is the fsGroup's.
@@ -570,8 +570,16 @@ internal sealed class KubernetesManifestWriter(DistributedApplicationExecutionCo
         return documents;
     }
 
-    /// <summary>The users the infrastructure images run their servers as (valkey and postgres: 999 in the official images).</summary>
-    private static readonly Dictionary<string, long> ContainerUsers = new(StringComparer.Ordinal) { ["valkey"] = 999, ["postgres"] = 999 };
+    /// <summary>
+    /// The users the infrastructure images run their servers as, by image: valkey and postgres 999, Elasticsearch 1000 (the
+    /// official images' own users, who own their data directories); anything else the unprivileged 65534.
+    /// </summary>
+    private static readonly Dictionary<string, long> ContainerUsers = new(StringComparer.Ordinal)
+    {
+        ["/valkey/valkey:"] = 999,
+        ["/library/postgres:"] = 999,
+        ["/elasticsearch/elasticsearch:"] = 1000,
+    };
 
     /// <summary>Plain values for the ConfigMap; secret ones (and values composed from them) as <c>env</c> entries.</summary>
     private (Dictionary<string, string> Plain, List<V1EnvVar> Env) Split(Dictionary<string, Value> environment)
