@@ -6,8 +6,8 @@ namespace Tenancy;
 /// <summary>
 /// The <see cref="ITenantSettingsStore"/> over configuration. Loads and validates eagerly in its constructor, so
 /// resolving it is what makes a bad configuration fail the process at startup. When <c>TENANT_CONFIG_FILE</c> is
-/// set it watches the file's directory (editors and Kubernetes replace files by rename, which a watch on the file
-/// alone would miss), debounces bursts of events, and swaps the snapshot only when a reload succeeds.
+/// set it watches the file's directory, or the directory it names (editors and Kubernetes replace files by rename, which
+/// a watch on the file alone would miss), debounces bursts of events, and swaps the snapshot only when a reload succeeds.
 /// </summary>
 internal sealed class TenantSettingsStore : ITenantSettingsStore, IDisposable
 {
