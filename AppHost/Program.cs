@@ -18,23 +18,39 @@ catch (TenantsFileException ex)
     Console.Error.WriteLine(ex.Message);
     return 1;
 }
+if (KubernetesResourceBuilderExtensions.SettingsProblem(builder) is { } problem)
+{
+    Console.Error.WriteLine(problem);
+    return 1;
+}
 
 // Shared infrastructure: local executables in run mode without a working container runtime, containers otherwise.
 var valkey = builder.AddValkey("valkey");
 var postgres = builder.AddTenantPostgres("postgres");
-var smtp = builder.AddDevelopmentSmtp("smtp");
+// The development mail catcher; published for Kubernetes, the SMTP server of --Kubernetes:Smtp:* instead (null here).
+var smtp = builder.AddSmtp("smtp");
 
 var adminEmail = builder.AddParameter("admin-email", "admin@example.test");
+
+// Every tenant's role and database, created when missing and migrated, before anything uses them: a resource that runs
+// to completion here, a Job on every deploy in Kubernetes (the azd manifest keeps the server's first-start script).
+var provisioning = builder.AddProject<Projects.Provisioning>("tenant-provisioning")
+    .WithRunModeEnvironment()
+    .WithReference(postgres).WaitFor(postgres)
+    .WithEnvironment("MULTI_TENANT_MODE", "true")
+    .ExcludeFromManifest()
+    .PublishAsKubernetesJob();
 
 var workers = builder.AddProject<Projects.Workers>("workers")
     .WithRunModeEnvironment()
     .WithHttpEndpoint(port: Ports.Workers(builder))
     .WithHttpHealthCheck("/health")
     .WithValkeyUser(valkey, ValkeyAcl.Workers)
-    .WaitFor(smtp)
+    .WaitForCompletion(provisioning)
+    .WithSmtp(smtp)
     .WithEnvironment("MULTI_TENANT_MODE", "true")
-    .WithEnvironment("SMTP_HOST", smtp.GetEndpoint(SmtpBuilderExtensions.EndpointName).Property(EndpointProperty.Host))
-    .WithEnvironment("SMTP_PORT", smtp.GetEndpoint(SmtpBuilderExtensions.EndpointName).Property(EndpointProperty.Port));
+    .WithExternalEgress(443, "issue trackers")
+    .PublishScaledOnBacklog(JobQueues.All);
 
 var scheduler = builder.AddProject<Projects.Scheduler>("scheduler")
     .WithRunModeEnvironment()
@@ -52,7 +68,7 @@ var tenantRows = new TenantRowOptions
     Scheduler = scheduler.Resource,
 };
 
-var tenantResources = new List<TenantResources>();
+var tenantSettings = new List<TenantSettingsEntry>();
 foreach (var (tenant, index) in tenants.Select((t, i) => (t, i)))
 {
     var database = postgres.AddTenantDatabase(tenant);
@@ -68,6 +84,7 @@ foreach (var (tenant, index) in tenants.Select((t, i) => (t, i)))
         .WithHttpHealthCheck("/health")
         .WithReplicas(tenant.WebReplicas)
         .WithReference(database, "db").WaitFor(database)
+        .WaitForProvisioning(provisioning)
         // The tenant's own Valkey user: it reaches only its tenant's keys (KEYS.md, "Who may touch what").
         .WithValkeyUser(valkey, ValkeyAcl.WebUser(TenantId.Parse(tenant.Id)))
         .WithEnvironment("INSTANCE_TENANT_ID", tenant.Id)
@@ -82,14 +99,17 @@ foreach (var (tenant, index) in tenants.Select((t, i) => (t, i)))
     }
 
     builder.AddTenant(tenant.Id, operatorValkey, tenantRows).WithTenantResource(web);
-    // The workers run every tenant's jobs: they start once every tenant database answers its own role.
-    workers.WaitFor(database);
-    tenantResources.Add(new(tenant, database, web, signingKey, searchNode));
+    if (tenant.ElasticsearchNode is { } node)
+    {
+        workers.WithExternalEgress(new Uri(node).Port, $"Elasticsearch of tenant {tenant.Id}");
+    }
+    tenantSettings.Add(new(tenant.Id, database.Resource, web.GetEndpoint("http"), signingKey.Resource, TenantTopology.SearchSettings(tenant, searchNode).ToList()));
 }
 
-var tenantConfigs = TenantTopology.TenantConfigs(tenantResources);
-workers.WithEnvironment("TENANT_CONFIGS", tenantConfigs);
-scheduler.WithEnvironment("TENANT_CONFIGS", tenantConfigs);
+// Every tenant's settings for the services that serve them all: TENANT_CONFIGS here, mounted files in Kubernetes.
+workers.WithTenantSettings(tenantSettings);
+scheduler.WithTenantSettings(tenantSettings);
+provisioning.WithTenantSettings(tenantSettings);
 
 builder.AddKubernetesPublishing();
 

@@ -2,19 +2,10 @@ using Hosting.Infrastructure;
 
 namespace AppHost;
 
-/// <summary>What one tenant adds to the topology: its database (own role), its web app, its signing key.</summary>
-internal sealed record TenantResources(
-    Tenant Tenant,
-    IResourceBuilder<TenantDatabaseResource> Database,
-    IResourceBuilder<ProjectResource> Web,
-    IResourceBuilder<ParameterResource> SigningKey,
-    EndpointReference? SearchNode);
-
 /// <summary>AppHost-only helpers that keep Program.cs a readable topology.</summary>
 internal static class TenantTopology
 {
     private const int SecretLength = 22;
-    private const int SigningKeyLength = 48;
 
     /// <summary>
     /// A secret generated once (letters and digits, so it is safe unescaped in URLs, JSON and connection strings) and kept
@@ -26,47 +17,6 @@ internal static class TenantTopology
     /// <summary>The tenant's database on the shared server, owned by a role of its own with a generated password.</summary>
     public static IResourceBuilder<TenantDatabaseResource> AddTenantDatabase(this IResourceBuilder<IResourceWithConnectionString> postgres, Tenant tenant) =>
         postgres.AddTenantDatabase($"db-{tenant.Id}", tenant.SqlName, tenant.SqlName, postgres.ApplicationBuilder.AddGeneratedSecret($"db-password-{tenant.Id}"));
-
-    /// <summary>
-    /// <c>TENANT_CONFIGS</c>: a JSON object keyed by tenant id with <c>databaseUrl</c> (the tenant's own role),
-    /// <c>baseUrl</c> (the tenant web's URL), <c>signingKey</c>, and <c>elasticsearchNode</c> / <c>elasticsearchIndex</c>
-    /// only for tenants that have an Elasticsearch (the others search with PostgreSQL full-text).
-    /// </summary>
-    public static ReferenceExpression TenantConfigs(IEnumerable<TenantResources> tenants)
-    {
-        var json = new ReferenceExpressionBuilder();
-        Literal(json, "{");
-        var first = true;
-        foreach (var (tenant, database, web, signingKey, searchNode) in tenants)
-        {
-            Literal(json, first ? "" : ",");
-            first = false;
-            // Values are URIs (percent-encoded) or generated letters and digits: nothing in them needs JSON escaping.
-            Literal(json, $"\"{tenant.Id}\":{{\"databaseUrl\":\"");
-            json.AppendValueProvider(database.Resource.UriExpression);
-            Literal(json, "\",\"baseUrl\":\"");
-            json.AppendValueProvider(web.GetEndpoint("http"));
-            Literal(json, "\",\"signingKey\":\"");
-            json.AppendValueProvider(signingKey.Resource);
-            Literal(json, "\"");
-            foreach (var (field, value) in SearchSettings(tenant, searchNode))
-            {
-                if (value is string text)
-                {
-                    Literal(json, $",\"{field}\":{System.Text.Json.JsonSerializer.Serialize(text)}");
-                }
-                else
-                {
-                    Literal(json, $",\"{field}\":\"");
-                    json.AppendValueProvider(value);
-                    Literal(json, "\"");
-                }
-            }
-            Literal(json, "}");
-        }
-        Literal(json, "}");
-        return json.Build();
-    }
 
     /// <summary>
     /// The tenant's web app searches the way its jobs index: its Elasticsearch when it has one, else PostgreSQL
@@ -106,7 +56,7 @@ internal static class TenantTopology
     }
 
     /// <summary>The search fields of the tenant's settings, only those it sets (no Elasticsearch unless it has a node).</summary>
-    private static IEnumerable<(string Field, object Value)> SearchSettings(Tenant tenant, EndpointReference? searchNode)
+    public static IEnumerable<(string Field, object Value)> SearchSettings(Tenant tenant, EndpointReference? searchNode)
     {
         if (((object?)tenant.ElasticsearchNode ?? searchNode) is { } node)
         {
@@ -131,8 +81,4 @@ internal static class TenantTopology
         }
         return web;
     }
-
-    /// <summary>The builder's literals are format-string text: braces must be doubled to stay braces.</summary>
-    private static void Literal(ReferenceExpressionBuilder json, string text) =>
-        json.AppendLiteral(text.Replace("{", "{{", StringComparison.Ordinal).Replace("}", "}}", StringComparison.Ordinal));
 }

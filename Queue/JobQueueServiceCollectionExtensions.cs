@@ -40,7 +40,7 @@ public static class JobQueueServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>Adds the worker side; add queues and handlers on the returned builder.</summary>
+    /// <summary>Adds the worker side (and <see cref="IJobQueueBacklog"/>); add queues and handlers on the returned builder.</summary>
     public static JobQueueServerBuilder AddJobQueueServer(
         this IServiceCollection services, Action<JobQueueServerOptions>? configure = null, Action<JobQueueOptions>? configureQueue = null)
     {
@@ -66,6 +66,7 @@ public static class JobQueueServiceCollectionExtensions
             services.AddSingleton<JobQueueServer>();
             services.AddSingleton<TenantCircuits>();
             services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<JobQueueServer>());
+            services.TryAddSingleton<IJobQueueBacklog, Backlog.JobQueueBacklog>();
         }
         return new JobQueueServerBuilder(services, registry);
     }

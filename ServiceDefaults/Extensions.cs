@@ -22,6 +22,9 @@ public static class ServiceDefaultsExtensions
     private const string AlivenessEndpointPath = "/alive";
     private const string LiveTag = "live";
 
+    /// <summary>Read by autoscalers every few seconds (the workers' backlog), like a probe: not traced either.</summary>
+    private const string MetricsPath = "/metrics";
+
     /// <summary>Service defaults for web apps: everything in <see cref="AddBasicServiceDefaults{TBuilder}"/> plus service discovery and resilient HttpClients.</summary>
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
@@ -87,7 +90,8 @@ public static class ServiceDefaultsExtensions
     }
 
     private static bool IsProbe(PathString path) =>
-        path.StartsWithSegments(HealthEndpointPath, StringComparison.Ordinal) || path.StartsWithSegments(AlivenessEndpointPath, StringComparison.Ordinal);
+        path.StartsWithSegments(HealthEndpointPath, StringComparison.Ordinal) || path.StartsWithSegments(AlivenessEndpointPath, StringComparison.Ordinal)
+        || path.StartsWithSegments(MetricsPath, StringComparison.Ordinal);
 
     /// <summary>
     /// Maps <c>/health</c> (ready: every check passes) and <c>/alive</c> (liveness: only checks tagged "live").

@@ -12,10 +12,6 @@ internal static partial class TenancyLog
         Message = "Single-tenant mode (MULTI_TENANT_MODE is not true): no tenant configurations are loaded")]
     public static partial void SingleTenantMode(ILogger logger);
 
-    [LoggerMessage(EventId = 3, Level = LogLevel.Warning,
-        Message = "Unknown key '{Key}' in the settings of tenant '{TenantId}' in {Source} is ignored; known keys are databaseUrl, elasticsearchNode, elasticsearchIndex, baseUrl, signingKey")]
-    public static partial void UnknownKey(ILogger logger, string key, string tenantId, string source);
-
     [LoggerMessage(EventId = 4, Level = LogLevel.Information,
         Message = "Reloaded {Count} tenant configurations from {Source} (added: {Added}; removed: {Removed}; changed: {Changed})")]
     public static partial void Reloaded(ILogger logger, int count, string source, string added, string removed, string changed);

@@ -2,7 +2,6 @@ using System.Collections.Frozen;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Logging;
 
 namespace Tenancy;
 
@@ -41,6 +40,7 @@ internal static class TenancyKeys
 internal sealed record TenantField(string JsonName, string VariableSuffix)
 {
     public static readonly TenantField DatabaseUrl = new("databaseUrl", "_DATABASE_URL");
+    public static readonly TenantField DatabasePassword = new("databasePassword", "_DATABASE_PASSWORD");
     public static readonly TenantField ElasticsearchNode = new("elasticsearchNode", "_ELASTICSEARCH_NODE");
     public static readonly TenantField ElasticsearchIndex = new("elasticsearchIndex", "_ELASTICSEARCH_INDEX");
     public static readonly TenantField BaseUrl = new("baseUrl", "_BASE_URL");
@@ -48,16 +48,54 @@ internal sealed record TenantField(string JsonName, string VariableSuffix)
     public static readonly TenantField TimeZone = new("timeZone", "_TIME_ZONE");
     public static readonly TenantField SearchLanguage = new("searchLanguage", "_SEARCH_LANGUAGE");
 
-    public static readonly IReadOnlyList<TenantField> All = [DatabaseUrl, ElasticsearchNode, ElasticsearchIndex, BaseUrl, SigningKey, TimeZone, SearchLanguage];
+    public static readonly IReadOnlyList<TenantField> All = [DatabaseUrl, DatabasePassword, ElasticsearchNode, ElasticsearchIndex, BaseUrl, SigningKey, TimeZone, SearchLanguage];
+
+    /// <summary>The field named <paramref name="name"/> (any case), or null.</summary>
+    public static TenantField? Named(string name) => All.FirstOrDefault(f => f.JsonName.Equals(name, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The known field a misspelt <paramref name="name"/> most likely meant (at most two edits away), or null.</summary>
+    public static TenantField? Closest(string name)
+    {
+        var lower = name.ToLowerInvariant();
+        return All.Select(f => (Field: f, Distance: EditDistance(lower, f.JsonName.ToLowerInvariant())))
+            .Where(c => c.Distance <= 2 || c.Field.JsonName.StartsWith(name, StringComparison.OrdinalIgnoreCase) && name.Length >= 4)
+            .OrderBy(c => c.Distance).Select(c => c.Field).FirstOrDefault();
+    }
+
+    private static int EditDistance(string a, string b)
+    {
+        var previous = Enumerable.Range(0, b.Length + 1).ToArray();
+        for (var i = 1; i <= a.Length; i++)
+        {
+            var current = new int[b.Length + 1];
+            current[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+            {
+                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            }
+            previous = current;
+        }
+        return previous[b.Length];
+    }
 }
 
 /// <summary>A field value and the place it came from, so a refusal can name the exact variable or source.</summary>
 internal readonly record struct SourcedValue(string Value, string Origin);
 
+/// <summary>One file of what <c>TENANT_CONFIG_FILE</c> names: JSON keyed by tenant id, or one setting named like its variable.</summary>
+internal sealed record SettingsFile(string Path, string Text, bool IsJson);
+
+/// <summary>What <c>TENANT_CONFIG_FILE</c> names, as read at one moment: its files in a fixed order.</summary>
+internal sealed record SettingsLocation(string Path, bool IsDirectory, IReadOnlyList<SettingsFile> Files)
+{
+    /// <summary>Equal for equal contents, so a reload that reads what it read before changes nothing.</summary>
+    public string Fingerprint { get; } = string.Join('\0', Files.Select(f => f.Path + '\0' + f.Text));
+}
+
 /// <summary>
 /// Reads every tenant settings source from configuration and merges them per field, lowest precedence first:
-/// <c>TENANT_CONFIG_FILE</c>, <c>TENANT_CONFIGS</c>, then <c>TENANT_&lt;ID&gt;_*</c> variables.
-/// Pure apart from the warnings it logs: the caller supplies the file's text so reloads and tests control it.
+/// <c>TENANT_CONFIG_FILE</c> (a file, or a directory of files), <c>TENANT_CONFIGS</c>, then <c>TENANT_&lt;ID&gt;_*</c>
+/// variables. Pure: the caller supplies the files' text (<see cref="ReadLocation"/>) so reloads and tests control it.
 /// </summary>
 internal static class TenantSettingsSources
 {
@@ -69,25 +107,32 @@ internal static class TenantSettingsSources
 
     /// <summary>Builds the merged, validated snapshot. Throws <see cref="TenantConfigurationException"/> on any refusal.</summary>
     /// <param name="configuration">Where <c>TENANT_CONFIGS</c> and the individual variables are read.</param>
-    /// <param name="file">The config file's full path and text, or <c>null</c> when <c>TENANT_CONFIG_FILE</c> is not set.</param>
-    /// <param name="logger">Receives warnings about ignored keys.</param>
-    public static TenantSettingsSnapshot Load(IConfiguration configuration, (string Path, string Text)? file, ILogger logger)
+    /// <param name="files">What <c>TENANT_CONFIG_FILE</c> names, read by <see cref="ReadLocation"/>, or <c>null</c> when it is not set.</param>
+    public static TenantSettingsSnapshot Load(IConfiguration configuration, SettingsLocation? files)
     {
         var merged = new Dictionary<TenantId, Dictionary<TenantField, SourcedValue>>();
         var sources = new List<string>();
 
-        if (file is { } f)
+        if (files is not null)
         {
-            var fileSource = TenancyKeys.FileSource(f.Path);
-            sources.Add(fileSource);
-            MergeJson(merged, f.Text, fileSource, logger);
+            sources.Add(TenancyKeys.FileSource(files.Path));
+            // JSON files first, in name order, then the one-setting files, which override per field as variables do.
+            var definedIn = new Dictionary<TenantId, string>();
+            foreach (var file in files.Files.Where(f => f.IsJson))
+            {
+                MergeJson(merged, file.Text, TenancyKeys.FileSource(file.Path), files.IsDirectory ? definedIn : null);
+            }
+            foreach (var file in files.Files.Where(f => !f.IsJson))
+            {
+                MergeVariable(merged, Path.GetFileName(file.Path), file.Text, TenancyKeys.FileSource(file.Path));
+            }
         }
 
         var configs = configuration[TenancyKeys.Configs];
         if (!string.IsNullOrWhiteSpace(configs))
         {
             sources.Add(TenancyKeys.Configs);
-            MergeJson(merged, configs, TenancyKeys.Configs, logger);
+            MergeJson(merged, configs, TenancyKeys.Configs, null);
         }
 
         if (MergeVariables(merged, configuration))
@@ -107,7 +152,42 @@ internal static class TenantSettingsSources
         return new TenantSettingsSnapshot(tenants, source);
     }
 
-    /// <summary>Reads the config file so that a writer holding it open, or replacing it, does not block us.</summary>
+    /// <summary>
+    /// Reads what <c>TENANT_CONFIG_FILE</c> names: one JSON file, or a directory (several Kubernetes ConfigMaps and
+    /// Secrets projected into one volume, say) of <c>*.json</c> files, each an object keyed by tenant id like the single
+    /// file, and files named like the individual variables (<c>TENANT_&lt;ID&gt;_&lt;FIELD&gt;</c>) holding one setting
+    /// each. Entries whose names start with a dot (Kubernetes' <c>..data</c> and its timestamped directories) are skipped;
+    /// anything else is refused, so a stray or misnamed file cannot be silently ignored.
+    /// </summary>
+    /// <exception cref="IOException">A file could not be read (the caller decides whether that is fatal).</exception>
+    /// <exception cref="TenantConfigurationException">The directory holds an entry that is neither kind.</exception>
+    public static SettingsLocation ReadLocation(string path)
+    {
+        if (!Directory.Exists(path))
+        {
+            return new SettingsLocation(path, false, [new SettingsFile(path, ReadFile(path), IsJson: true)]);
+        }
+        var files = new List<SettingsFile>();
+        foreach (var entry in Directory.EnumerateFileSystemEntries(path).Order(StringComparer.Ordinal))
+        {
+            var name = Path.GetFileName(entry);
+            if (name.StartsWith('.'))
+            {
+                continue;
+            }
+            var isJson = name.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
+            if (Directory.Exists(entry) || !(isJson || name.StartsWith(TenancyKeys.VariablePrefix, StringComparison.Ordinal)))
+            {
+                throw new TenantConfigurationException(TenancyKeys.FileSource(entry), null, null,
+                    $"is neither a *.json tenant settings file nor a file named like a tenant variable ({TenancyKeys.VariablePrefix}<ID>_<FIELD>); " +
+                    $"remove it from {path} or rename it.");
+            }
+            files.Add(new SettingsFile(entry, ReadFile(entry), isJson));
+        }
+        return new SettingsLocation(path, true, files);
+    }
+
+    /// <summary>Reads one file so that a writer holding it open, or replacing it, does not block us.</summary>
     public static string ReadFile(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
@@ -124,14 +204,23 @@ internal static class TenantSettingsSources
                 $"is missing; every tenant needs a database (set it in {TenancyKeys.ConfigFile}, {TenancyKeys.Configs} or " +
                 $"{TenancyKeys.VariablePrefix}{tenant.VariableForm}{TenantField.DatabaseUrl.VariableSuffix}).");
         }
+        string connectionString;
         try
         {
-            _ = DatabaseConnectionString.FromUrl(database.Value);
+            connectionString = DatabaseConnectionString.FromUrl(database.Value);
         }
         catch (FormatException e)
         {
             throw new TenantConfigurationException(database.Origin, tenant.Value, TenantField.DatabaseUrl.JsonName,
                 $"the database URL {e.Message}", e);
+        }
+        var databaseUrl = database.Value;
+        if (fields.TryGetValue(TenantField.DatabasePassword, out var password))
+        {
+            // Kept apart from the URL where the URL is not secret (published settings) and the password is (a Secret).
+            var withPassword = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+            withPassword["Password"] = password.Value;
+            databaseUrl = withPassword.ConnectionString;
         }
         var timeZone = fields.GetValueOrDefault(TenantField.TimeZone);
         if (timeZone.Value is not null && !TimeZoneInfo.TryFindSystemTimeZoneById(timeZone.Value, out _))
@@ -142,7 +231,7 @@ internal static class TenantSettingsSources
         var language = fields.GetValueOrDefault(TenantField.SearchLanguage);
         ValidateSearchLanguage(language.Value, language.Origin, tenant.Value);
         return new TenantSettings(
-            database.Value,
+            databaseUrl,
             fields.GetValueOrDefault(TenantField.ElasticsearchNode).Value,
             fields.GetValueOrDefault(TenantField.ElasticsearchIndex).Value,
             fields.GetValueOrDefault(TenantField.BaseUrl).Value,
@@ -160,7 +249,7 @@ internal static class TenantSettingsSources
         }
     }
 
-    private static void MergeJson(Dictionary<TenantId, Dictionary<TenantField, SourcedValue>> merged, string json, string source, ILogger logger)
+    private static void MergeJson(Dictionary<TenantId, Dictionary<TenantField, SourcedValue>> merged, string json, string source, Dictionary<TenantId, string>? definedIn)
     {
         JsonDocument document;
         try
@@ -212,23 +301,31 @@ internal static class TenantSettingsSources
                     throw new TenantConfigurationException(source, key, null,
                         $"expected an object of settings, found {Describe(property.Value.ValueKind)}.");
                 }
+                if (definedIn is not null)
+                {
+                    // One tenant in two files of a directory is a copy left behind, not a layering.
+                    if (definedIn.TryGetValue(tenant, out var other))
+                    {
+                        throw new TenantConfigurationException(source, key, null, $"is also defined in {other}; define each tenant in one file.");
+                    }
+                    definedIn.Add(tenant, source);
+                }
                 var fields = FieldsOf(merged, tenant);
-                MergeTenantObject(fields, property.Value, source, key, logger);
+                MergeTenantObject(fields, property.Value, source, key);
             }
         }
     }
 
-    private static void MergeTenantObject(Dictionary<TenantField, SourcedValue> fields, JsonElement settings, string source, string tenant, ILogger logger)
+    private static void MergeTenantObject(Dictionary<TenantField, SourcedValue> fields, JsonElement settings, string source, string tenant)
     {
         var seen = new HashSet<TenantField>();
         foreach (var property in settings.EnumerateObject())
         {
-            var field = TenantField.All.FirstOrDefault(f => f.JsonName.Equals(property.Name, StringComparison.OrdinalIgnoreCase));
-            if (field is null)
-            {
-                TenancyLog.UnknownKey(logger, property.Name, tenant, source);
-                continue;
-            }
+            // A misspelt field ('signingKye', 'dbUrl') would otherwise leave the tenant half configured without a word.
+            var field = TenantField.Named(property.Name)
+                ?? throw new TenantConfigurationException(source, tenant, property.Name,
+                    "is not a tenant setting" + (TenantField.Closest(property.Name) is { } closest ? $" (did you mean '{closest.JsonName}'?)" : "") +
+                    "; the settings are " + string.Join(", ", TenantField.All.Select(f => f.JsonName)) + ".");
             if (!seen.Add(field))
             {
                 throw new TenantConfigurationException(source, tenant, field.JsonName, "is defined twice.");
@@ -304,27 +401,46 @@ internal static class TenantSettingsSources
             {
                 continue;
             }
-            // The suffixes are fixed and none ends another ('_BASE_URL' is not the end of '_DATABASE_URL'), so
-            // stripping the one that matches leaves exactly the id's variable form, even for ids like 'tenant-a'.
-            var field = TenantField.All.FirstOrDefault(f => name.EndsWith(f.VariableSuffix, StringComparison.Ordinal));
-            if (field is null || name.Length < TenancyKeys.VariablePrefix.Length + field.VariableSuffix.Length)
-            {
-                continue;
-            }
-            var variableForm = name[TenancyKeys.VariablePrefix.Length..^field.VariableSuffix.Length];
-            TenantId tenant;
-            try
-            {
-                tenant = TenantId.FromVariableForm(variableForm);
-            }
-            catch (FormatException e)
-            {
-                throw new TenantConfigurationException(name, variableForm, null, e.Message, e);
-            }
-            FieldsOf(merged, tenant)[field] = new SourcedValue(section.Value.Trim(), name);
-            found = true;
+            found |= TryMergeVariable(merged, name, section.Value, name);
         }
         return found;
+    }
+
+    /// <summary>A file of a settings directory named like a tenant variable: one setting, refused unless the name maps to one.</summary>
+    private static void MergeVariable(Dictionary<TenantId, Dictionary<TenantField, SourcedValue>> merged, string name, string value, string source)
+    {
+        if (name.Any(char.IsLower) || !TryMergeVariable(merged, name, value, source))
+        {
+            throw Unmapped(source, $"the file name {name} names no tenant setting; use {TenancyKeys.VariablePrefix}<ID> followed by one of " +
+                string.Join(", ", TenantField.All.Select(f => f.VariableSuffix)) + ".");
+        }
+    }
+
+    private static bool TryMergeVariable(Dictionary<TenantId, Dictionary<TenantField, SourcedValue>> merged, string name, string value, string source)
+    {
+        // The suffixes are fixed and none ends another ('_BASE_URL' is not the end of '_DATABASE_URL'), so
+        // stripping the one that matches leaves exactly the id's variable form, even for ids like 'tenant-a'.
+        var field = TenantField.All.FirstOrDefault(f => name.EndsWith(f.VariableSuffix, StringComparison.Ordinal));
+        if (field is null || name.Length <= TenancyKeys.VariablePrefix.Length + field.VariableSuffix.Length)
+        {
+            return false;
+        }
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return true;
+        }
+        var variableForm = name[TenancyKeys.VariablePrefix.Length..^field.VariableSuffix.Length];
+        TenantId tenant;
+        try
+        {
+            tenant = TenantId.FromVariableForm(variableForm);
+        }
+        catch (FormatException e)
+        {
+            throw new TenantConfigurationException(source, variableForm, null, e.Message, e);
+        }
+        FieldsOf(merged, tenant)[field] = new SourcedValue(value.Trim(), source);
+        return true;
     }
 
     private static Dictionary<TenantField, SourcedValue> FieldsOf(Dictionary<TenantId, Dictionary<TenantField, SourcedValue>> merged, TenantId tenant)

@@ -6,8 +6,8 @@ namespace Tenancy;
 /// <summary>
 /// The <see cref="ITenantSettingsStore"/> over configuration. Loads and validates eagerly in its constructor, so
 /// resolving it is what makes a bad configuration fail the process at startup. When <c>TENANT_CONFIG_FILE</c> is
-/// set it watches the file's directory (editors and Kubernetes replace files by rename, which a watch on the file
-/// alone would miss), debounces bursts of events, and swaps the snapshot only when a reload succeeds.
+/// set it watches the file's directory, or the directory it names (editors and Kubernetes replace files by rename, which
+/// a watch on the file alone would miss), debounces bursts of events, and swaps the snapshot only when a reload succeeds.
 /// </summary>
 internal sealed class TenantSettingsStore : ITenantSettingsStore, IDisposable
 {
@@ -21,7 +21,7 @@ internal sealed class TenantSettingsStore : ITenantSettingsStore, IDisposable
     private readonly ITimer? _debounceTimer;
     private readonly TimeSpan _debounce;
     private volatile TenantSettingsSnapshot _current;
-    // What the last reload attempt read (null: file missing). Identical text is not re-applied, so unrelated
+    // What the last reload attempt read (null: file missing). Identical contents are not re-applied, so unrelated
     // events in a shared directory neither churn snapshots nor repeat warnings.
     private string? _lastAttemptedText;
     private bool _disposed;
@@ -41,6 +41,10 @@ internal sealed class TenantSettingsStore : ITenantSettingsStore, IDisposable
         if (!IsMultiTenant)
         {
             InstanceTenant = ReadInstanceTenant(configuration);
+            if (InstanceTenant is null)
+            {
+                RefuseTenantsWithoutMode(configuration);
+            }
             _current = InstanceTenant is { } instance ? LoadInstance(configuration, instance) : TenantSettingsSnapshot.Empty;
             if (InstanceTenant is null)
             {
@@ -59,13 +63,13 @@ internal sealed class TenantSettingsStore : ITenantSettingsStore, IDisposable
             _filePath = Path.GetFullPath(configuredFile.Trim());
         }
 
-        (string, string)? file = null;
+        SettingsLocation? files = null;
         if (_filePath is not null)
         {
-            _lastAttemptedText = ReadConfigFileAtStartup(_filePath);
-            file = (_filePath, _lastAttemptedText);
+            files = ReadConfigFileAtStartup(_filePath);
+            _lastAttemptedText = files.Fingerprint;
         }
-        _current = TenantSettingsSources.Load(configuration, file, logger);
+        _current = TenantSettingsSources.Load(configuration, files);
         TenancyLog.Loaded(logger, _current.Tenants.Count, _current.Source);
 
         if (_filePath is not null)
@@ -106,10 +110,10 @@ internal sealed class TenantSettingsStore : ITenantSettingsStore, IDisposable
                 return;
             }
             var previous = _current;
-            string? text;
+            SettingsLocation? files;
             try
             {
-                text = File.Exists(_filePath) ? TenantSettingsSources.ReadFile(_filePath) : null;
+                files = File.Exists(_filePath) || Directory.Exists(_filePath) ? TenantSettingsSources.ReadLocation(_filePath) : null;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -118,12 +122,18 @@ internal sealed class TenantSettingsStore : ITenantSettingsStore, IDisposable
                 _lastAttemptedText = null;
                 return;
             }
-            if (text == _lastAttemptedText)
+            catch (TenantConfigurationException e)
+            {
+                TenancyLog.ReloadFailed(_logger, _filePath, e.Message, previous.Tenants.Count);
+                _lastAttemptedText = null;
+                return;
+            }
+            if (files?.Fingerprint == _lastAttemptedText)
             {
                 return;
             }
-            _lastAttemptedText = text;
-            if (text is null)
+            _lastAttemptedText = files?.Fingerprint;
+            if (files is null)
             {
                 TenancyLog.ReloadFailed(_logger, _filePath, "the file does not exist.", previous.Tenants.Count);
                 return;
@@ -132,7 +142,7 @@ internal sealed class TenantSettingsStore : ITenantSettingsStore, IDisposable
             TenantSettingsSnapshot next;
             try
             {
-                next = TenantSettingsSources.Load(_configuration, (_filePath, text), _logger);
+                next = TenantSettingsSources.Load(_configuration, files);
             }
             catch (TenantConfigurationException e)
             {
@@ -204,11 +214,41 @@ internal sealed class TenantSettingsStore : ITenantSettingsStore, IDisposable
             $"{TenancyKeys.InstanceTenant} ({tenant}) with {TenancyKeys.VariablePrefix}{tenant.VariableForm}_* variables");
     }
 
-    private static string ReadConfigFileAtStartup(string path)
+    /// <summary>
+    /// <c>MULTI_TENANT_MODE</c> unset or empty while tenant settings are present: a worker would run single-tenant and
+    /// ignore them, half on. <c>false</c> said explicitly keeps them ignored (and a tenant's own instance reads its own).
+    /// </summary>
+    private static void RefuseTenantsWithoutMode(IConfiguration configuration)
+    {
+        if (!string.IsNullOrWhiteSpace(configuration[TenancyKeys.MultiTenantMode]))
+        {
+            return;
+        }
+        var present = new List<string>();
+        if (!string.IsNullOrWhiteSpace(configuration[TenancyKeys.ConfigFile]))
+        {
+            present.Add(TenancyKeys.ConfigFile);
+        }
+        if (!string.IsNullOrWhiteSpace(configuration[TenancyKeys.Configs]))
+        {
+            present.Add(TenancyKeys.Configs);
+        }
+        present.AddRange(configuration.GetChildren()
+            .Where(c => c.Key.StartsWith(TenancyKeys.VariablePrefix, StringComparison.Ordinal) && c.Key is not TenancyKeys.ConfigFile and not TenancyKeys.Configs && !string.IsNullOrWhiteSpace(c.Value))
+            .Select(c => c.Key).Order(StringComparer.Ordinal).Take(3));
+        if (present.Count > 0)
+        {
+            throw new TenantConfigurationException(TenancyKeys.MultiTenantMode, null, null,
+                $"is not set, but tenant settings are ({string.Join(", ", present)}): set {TenancyKeys.MultiTenantMode}=true to serve those tenants, " +
+                $"or {TenancyKeys.MultiTenantMode}=false to run single-tenant and ignore them.");
+        }
+    }
+
+    private static SettingsLocation ReadConfigFileAtStartup(string path)
     {
         try
         {
-            return TenantSettingsSources.ReadFile(path);
+            return TenantSettingsSources.ReadLocation(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -219,7 +259,8 @@ internal sealed class TenantSettingsStore : ITenantSettingsStore, IDisposable
 
     private FileSystemWatcher Watch(string path)
     {
-        var watcher = new FileSystemWatcher(Path.GetDirectoryName(path)!)
+        // A directory is watched itself (Kubernetes swaps its '..data' link inside it); a file through its directory.
+        var watcher = new FileSystemWatcher(Directory.Exists(path) ? path : Path.GetDirectoryName(path)!)
         {
             IncludeSubdirectories = false,
             NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.CreationTime,

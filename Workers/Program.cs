@@ -14,6 +14,7 @@ builder.AddApplicationServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.MapBacklog();
 
 await app.RunAsync();
 return 0;

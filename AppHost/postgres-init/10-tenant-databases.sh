@@ -1,9 +1,11 @@
 #!/bin/bash
 # First start of a published PostgreSQL container (/docker-entrypoint-initdb.d): creates each tenant's login role and
-# its database, owned by that role and closed to every other role, and lets the role set session_replication_role. The AppHost (and the Kubernetes manifests) set
+# its database, owned by that role and closed to every other role, and lets the role set session_replication_role. The AppHost
+# sets, in the azd manifest only:
 #   TENANT_DATABASES                     "database:role database:role ..."
 #   TENANT_DATABASE_PASSWORD_<DATABASE>  the role's password (database name upper-cased)
-# Run mode does the same from the AppHost itself, on every start, so tenants added later get their database too.
+# Run mode and the Kubernetes output provision with tenant-provisioning (Provisioning) instead, on every start or deploy,
+# so tenants added later get their database too, and migrate it.
 set -euo pipefail
 for pair in ${TENANT_DATABASES:-}; do
   database=${pair%%:*}

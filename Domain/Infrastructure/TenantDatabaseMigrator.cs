@@ -21,7 +21,7 @@ public sealed partial class TenantDatabaseMigrator(TenantDbContext db, TimeProvi
     /// Applies pending migrations, then makes sure the marker names <paramref name="tenantId"/> (when given).
     /// Throws <see cref="TenantDatabaseMismatchException"/> when the database already belongs to another tenant.
     /// </summary>
-    public Task MigrateAsync(string? tenantId, CancellationToken cancellationToken = default) =>
+    public Task<TenantDatabaseMigration> MigrateAsync(string? tenantId, CancellationToken cancellationToken = default) =>
         MigrateAsync(tenantId, searchLanguage: null, cancellationToken);
 
     /// <summary>
@@ -29,7 +29,8 @@ public sealed partial class TenantDatabaseMigrator(TenantDbContext db, TimeProvi
     /// database's full-text search to <paramref name="searchLanguage"/> (when given): a change rebuilds every search
     /// vector in one transaction, writers waiting meanwhile; the same language again costs one read.
     /// </summary>
-    public async Task MigrateAsync(string? tenantId, string? searchLanguage, CancellationToken cancellationToken = default)
+    /// <returns>What it changed: nothing at all when the database was already at the current schema, marker and language.</returns>
+    public async Task<TenantDatabaseMigration> MigrateAsync(string? tenantId, string? searchLanguage, CancellationToken cancellationToken = default)
     {
         await db.Database.OpenConnectionAsync(cancellationToken);
         try
@@ -47,14 +48,9 @@ public sealed partial class TenantDatabaseMigrator(TenantDbContext db, TimeProvi
                     Log.Applying(logger, pending.Count, string.Join(", ", pending));
                     await db.Database.MigrateAsync(cancellationToken);
                 }
-                if (tenantId is not null)
-                {
-                    await StampMarkerAsync(tenantId, cancellationToken);
-                }
-                if (searchLanguage is not null)
-                {
-                    await SetSearchLanguageAsync(searchLanguage, cancellationToken);
-                }
+                var stamped = tenantId is not null && await StampMarkerAsync(tenantId, cancellationToken);
+                var languageChanged = searchLanguage is not null && await SetSearchLanguageAsync(searchLanguage, cancellationToken);
+                return new TenantDatabaseMigration(pending, stamped, languageChanged);
             }
             finally
             {
@@ -67,7 +63,7 @@ public sealed partial class TenantDatabaseMigrator(TenantDbContext db, TimeProvi
         }
     }
 
-    private async Task StampMarkerAsync(string tenantId, CancellationToken cancellationToken)
+    private async Task<bool> StampMarkerAsync(string tenantId, CancellationToken cancellationToken)
     {
         var marker = await db.TenantMarker.AsNoTracking().SingleOrDefaultAsync(cancellationToken);
         if (marker is null)
@@ -75,24 +71,24 @@ public sealed partial class TenantDatabaseMigrator(TenantDbContext db, TimeProvi
             db.TenantMarker.Add(new TenantMarker { TenantId = tenantId, CreatedAt = time.GetUtcNow() });
             await db.SaveChangesAsync(cancellationToken);
             Log.Stamped(logger, tenantId);
+            return true;
         }
-        else if (marker.TenantId != tenantId)
-        {
-            throw new TenantDatabaseMismatchException(tenantId, marker.TenantId);
-        }
+        return marker.TenantId == tenantId ? false : throw new TenantDatabaseMismatchException(tenantId, marker.TenantId);
     }
 
-    private async Task SetSearchLanguageAsync(string language, CancellationToken cancellationToken)
+    private async Task<bool> SetSearchLanguageAsync(string language, CancellationToken cancellationToken)
     {
         var connection = (NpgsqlConnection)db.Database.GetDbConnection();
         await using var command = new NpgsqlCommand("SELECT search_set_language(@language::regconfig)", connection);
         command.Parameters.AddWithValue("language", language);
         // A large tenant's rebuild takes a while; it happens once per change, before the app serves.
         command.CommandTimeout = 0;
-        if ((bool)(await command.ExecuteScalarAsync(cancellationToken))!)
+        if (!(bool)(await command.ExecuteScalarAsync(cancellationToken))!)
         {
-            Log.SearchLanguageChanged(logger, language);
+            return false;
         }
+        Log.SearchLanguageChanged(logger, language);
+        return true;
     }
 
     private async Task ExecuteAsync(string sql, CancellationToken cancellationToken)
@@ -114,6 +110,16 @@ public sealed partial class TenantDatabaseMigrator(TenantDbContext db, TimeProvi
         [LoggerMessage(3, LogLevel.Information, "Full-text search now uses the text search configuration {Language}; search vectors rebuilt")]
         public static partial void SearchLanguageChanged(ILogger logger, string language);
     }
+}
+
+/// <summary>What one <see cref="TenantDatabaseMigrator.MigrateAsync(string?, string?, CancellationToken)"/> changed.</summary>
+/// <param name="Applied">The migrations it applied, oldest first; empty when the schema was current.</param>
+/// <param name="Stamped">Whether it wrote the tenant marker (a database new to its tenant).</param>
+/// <param name="SearchLanguageChanged">Whether it switched the full-text search language (and rebuilt the vectors).</param>
+public sealed record TenantDatabaseMigration(IReadOnlyList<string> Applied, bool Stamped, bool SearchLanguageChanged)
+{
+    /// <summary>Nothing changed: the database already was what this version of the code expects.</summary>
+    public bool Unchanged => Applied.Count == 0 && !Stamped && !SearchLanguageChanged;
 }
 
 /// <summary>The tenant marker row; read before a job of a tenant touches a database.</summary>

@@ -45,8 +45,8 @@ public sealed class PostgresExecutableResource(string name, string workingDirect
 
 /// <summary>
 /// A tenant's database on the shared server, owned by a login role of its own (<see cref="Role"/>, password
-/// <see cref="PasswordParameter"/>) that no other tenant's role can connect to. Created (and its role's password kept
-/// equal to the parameter) when the server is ready in run mode; by the server's init script when published.
+/// <see cref="PasswordParameter"/>) that no other tenant's role can connect to. Created, its role's password kept equal to
+/// the parameter and migrated by tenant-provisioning (run mode and Kubernetes); by the server's init script in the azd manifest.
 /// </summary>
 public sealed class TenantDatabaseResource(string name, string databaseName, string role, ParameterResource password, IResourceWithConnectionString server)
     : Resource(name), IResourceWithParent<IResourceWithConnectionString>, IResourceWithConnectionString
@@ -68,9 +68,13 @@ public sealed class TenantDatabaseResource(string name, string databaseName, str
     /// <summary><c>postgresql://role:password@host:port/database</c>, the form of <c>databaseUrl</c> in <c>TENANT_CONFIGS</c>.</summary>
     public ReferenceExpression UriExpression => ReferenceExpression.Create(
         $"postgresql://{Role}:{PasswordParameter:uri}@{Endpoint.Property(EndpointProperty.Host)}:{Endpoint.Property(EndpointProperty.Port)}/{DatabaseName}");
+
+    /// <summary>The same without the password, for settings that are published while the password is a Secret of its own.</summary>
+    public ReferenceExpression UriWithoutPasswordExpression => ReferenceExpression.Create(
+        $"postgresql://{Role}@{Endpoint.Property(EndpointProperty.Host)}:{Endpoint.Property(EndpointProperty.Port)}/{DatabaseName}");
 }
 
-/// <summary>The tenant databases declared on one server, for provisioning and for the published init script.</summary>
+/// <summary>The tenant databases declared on one server, for the azd manifest's init script and the databases' states.</summary>
 internal sealed class TenantDatabasesAnnotation : IResourceAnnotation
 {
     public List<TenantDatabaseResource> Databases { get; } = [];
@@ -85,30 +89,36 @@ public static class PostgresBuilderExtensions
 {
     internal const string InitScriptDirectory = "postgres-init";
 
+    /// <summary>The <c>postgres</c> image when containers run or the topology is published: PostgreSQL 15, as Debian 12's.</summary>
+    public const string ContainerImageTag = "15-bookworm";
+
     public static IResourceBuilder<IResourceWithConnectionString> AddTenantPostgres(this IDistributedApplicationBuilder builder, [ResourceName] string name)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var databases = new TenantDatabasesAnnotation();
         if (ContainerRuntime.UseContainers(builder))
         {
+            // The major version of Debian 12's PostgreSQL, which run mode and the tests use: one behaviour everywhere.
             var container = builder.AddPostgres(name)
+                .WithImageTag(ContainerImageTag)
                 .WithDataVolume($"{name}-data")
-                .WithAnnotation(databases)
-                // First start of a published server: the init script creates each tenant's role and database from the
-                // variables below (database:role pairs in TENANT_DATABASES, passwords in TENANT_DATABASE_PASSWORD_<DATABASE>).
-                .WithBindMount(Path.Combine(builder.AppHostDirectory, InitScriptDirectory), "/docker-entrypoint-initdb.d", isReadOnly: true)
-                .WithEnvironment(context =>
-                {
-                    context.EnvironmentVariables["TENANT_DATABASES"] = string.Join(' ', databases.Databases.Select(d => $"{d.DatabaseName}:{d.Role}"));
-                    foreach (var database in databases.Databases)
+                .WithAnnotation(databases);
+            if (!Publishing.KubernetesResourceBuilderExtensions.IsActive(builder))
+            {
+                // The azd manifest has no provisioning Job: there, the init script creates each tenant's role and database
+                // on the server's first start (database:role pairs in TENANT_DATABASES, passwords in
+                // TENANT_DATABASE_PASSWORD_<DATABASE>). Run mode and Kubernetes provision with tenant-provisioning.
+                container
+                    .WithBindMount(Path.Combine(builder.AppHostDirectory, InitScriptDirectory), "/docker-entrypoint-initdb.d", isReadOnly: true)
+                    .WithEnvironment(context =>
                     {
-                        context.EnvironmentVariables[PasswordVariable(database)] = database.PasswordParameter;
-                    }
-                });
-            var server = container.Resource;
-            builder.Eventing.Subscribe<ResourceReadyEvent>(server, (@event, cancellationToken) =>
-                ProvisionAsync(@event.Services, server, databases,
-                    async ct => await server.ConnectionStringExpression.GetValueAsync(ct) + ";Database=postgres", cancellationToken));
+                        context.EnvironmentVariables["TENANT_DATABASES"] = string.Join(' ', databases.Databases.Select(d => $"{d.DatabaseName}:{d.Role}"));
+                        foreach (var database in databases.Databases)
+                        {
+                            context.EnvironmentVariables[PasswordVariable(database)] = database.PasswordParameter;
+                        }
+                    });
+            }
             return container;
         }
 
@@ -138,18 +148,10 @@ public static class PostgresBuilderExtensions
 
         var healthCheck = $"{name}_check";
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(healthCheck, _ => new PostgresQueryHealthCheck(AdminConnectionStringAsync), null, null));
+        // The superuser's password follows its parameter (initdb used the first one), so tenant-provisioning, which
+        // connects over TCP with it, keeps working after it changes. Tenants are provisioned by tenant-provisioning.
         builder.Eventing.Subscribe<ResourceReadyEvent>(postgres, (@event, cancellationToken) =>
-            ProvisionAsync(@event.Services, postgres, databases, async ct =>
-            {
-                // The superuser's password follows its parameter too, so TCP clients that use it keep working after it changes.
-                var connection = await AdminConnectionStringAsync(ct);
-                await using (var superuser = new NpgsqlConnection(connection))
-                {
-                    await superuser.OpenAsync(ct);
-                    await ExecuteAsync(superuser, $"ALTER ROLE \"{PostgresExecutableResource.Superuser}\" WITH PASSWORD {await QuotedAsync(password, ct)}", ct);
-                }
-                return connection;
-            }, cancellationToken));
+            SyncSuperuserPasswordAsync(@event.Services, postgres, password, AdminConnectionStringAsync, cancellationToken));
         // DCP gives container resources' states to their children, not executables': the databases follow the server here.
         builder.Eventing.Subscribe<BeforeStartEvent>((@event, _) =>
         {
@@ -203,52 +205,19 @@ public static class PostgresBuilderExtensions
     internal static string PasswordVariable(TenantDatabaseResource database) =>
         "TENANT_DATABASE_PASSWORD_" + database.DatabaseName.ToUpperInvariant();
 
-    /// <summary>
-    /// Creates each tenant's role and database if missing and keeps the role's password equal to its parameter. A failure
-    /// marks the databases failed (so what waits for them fails too, instead of waiting) and says why in the server's log.
-    /// </summary>
-    private static async Task ProvisionAsync(IServiceProvider services, IResource server, TenantDatabasesAnnotation databases,
+    private static async Task SyncSuperuserPasswordAsync(IServiceProvider services, PostgresExecutableResource server, ParameterResource password,
         Func<CancellationToken, Task<string>> adminConnectionString, CancellationToken cancellationToken)
     {
-        var logger = services.GetRequiredService<ResourceLoggerService>().GetLogger(server);
-        var notifications = services.GetRequiredService<ResourceNotificationService>();
         try
         {
-            await using var connection = new NpgsqlConnection(await adminConnectionString(cancellationToken));
-            await connection.OpenAsync(cancellationToken);
-            foreach (var database in databases.Databases)
-            {
-                var exists = await ScalarAsync(connection, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = @name)", database.Role, cancellationToken);
-                var password = await QuotedAsync(database.PasswordParameter, cancellationToken);
-                await ExecuteAsync(connection, exists
-                    ? $"ALTER ROLE \"{database.Role}\" WITH LOGIN PASSWORD {password}"
-                    : $"CREATE ROLE \"{database.Role}\" WITH LOGIN PASSWORD {password}", cancellationToken);
-                if (!await ScalarAsync(connection, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = @name)", database.DatabaseName, cancellationToken))
-                {
-                    await ExecuteAsync(connection, $"CREATE DATABASE \"{database.DatabaseName}\" OWNER \"{database.Role}\"", cancellationToken);
-                    logger.LogInformation("Created database {Database} owned by {Role}", database.DatabaseName, database.Role);
-                }
-                // One tenant's role must not reach another tenant's database.
-                await ExecuteAsync(connection, $"REVOKE CONNECT, TEMPORARY ON DATABASE \"{database.DatabaseName}\" FROM PUBLIC", cancellationToken);
-                // Lets the Testmo import check its results' references set-based instead of by per-row triggers
-                // (TestmoImporter). No more than the owner of the tables could do anyway (drop those constraints),
-                // and only for its own sessions. PostgreSQL 15 and later; older servers import the per-row way.
-                if (connection.PostgreSqlVersion.Major >= 15)
-                {
-                    await ExecuteAsync(connection, $"GRANT SET ON PARAMETER session_replication_role TO \"{database.Role}\"", cancellationToken);
-                }
-            }
+            await using var superuser = new NpgsqlConnection(await adminConnectionString(cancellationToken));
+            await superuser.OpenAsync(cancellationToken);
+            await ExecuteAsync(superuser, $"ALTER ROLE \"{PostgresExecutableResource.Superuser}\" WITH PASSWORD {await QuotedAsync(password, cancellationToken)}", cancellationToken);
         }
         catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
         {
-            logger.LogError(ex, "Could not create the tenant databases on {Server}: {Reason}", server.Name, ex.Message);
-            foreach (var database in databases.Databases)
-            {
-                await notifications.PublishUpdateAsync(database, state => state with
-                {
-                    State = new ResourceStateSnapshot(KnownResourceStates.FailedToStart, KnownResourceStateStyles.Error),
-                });
-            }
+            services.GetRequiredService<ResourceLoggerService>().GetLogger(server)
+                .LogError(ex, "Could not set the superuser's password on {Server}: {Reason}", server.Name, ex.Message);
         }
     }
 
@@ -256,13 +225,6 @@ public static class PostgresBuilderExtensions
     {
         var value = await parameter.GetValueAsync(cancellationToken) ?? throw new InvalidOperationException($"Parameter {parameter.Name} has no value.");
         return "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'";
-    }
-
-    private static async Task<bool> ScalarAsync(NpgsqlConnection connection, string sql, string name, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        command.Parameters.AddWithValue("name", name);
-        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)

@@ -54,6 +54,58 @@ public static class SmtpBuilderExtensions
             .WithHealthCheck(healthCheck);
     }
 
+    /// <summary>
+    /// The SMTP server of the topology: the development mail catcher (<see cref="AddDevelopmentSmtp"/>), except when
+    /// Kubernetes manifests are published without <c>--Kubernetes:DevelopmentSmtp true</c>: then null, and
+    /// <see cref="WithSmtp"/> names the server of <c>--Kubernetes:Smtp:*</c>.
+    /// </summary>
+    public static IResourceBuilder<IResourceWithEndpoints>? AddSmtp(this IDistributedApplicationBuilder builder, [ResourceName] string name)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return Publishing.KubernetesResourceBuilderExtensions.IsActive(builder) && !Publishing.KubernetesResourceBuilderExtensions.Options(builder).DevelopmentSmtp
+            ? null
+            : builder.AddDevelopmentSmtp(name);
+    }
+
+    /// <summary>
+    /// <c>SMTP_HOST</c> and <c>SMTP_PORT</c> of <paramref name="smtp"/>, which the project waits for; without one (published
+    /// for Kubernetes), the server of <c>--Kubernetes:Smtp:*</c>: host, port, security, sender, user, and the password
+    /// from the Secret key <c>smtp-password</c>, with a NetworkPolicy that lets the project reach that port.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithSmtp(this IResourceBuilder<ProjectResource> project, IResourceBuilder<IResourceWithEndpoints>? smtp)
+    {
+        ArgumentNullException.ThrowIfNull(project);
+        if (smtp is not null)
+        {
+            var endpoint = smtp.GetEndpoint(EndpointName);
+            return project.WaitFor(smtp)
+                .WithEnvironment("SMTP_HOST", endpoint.Property(EndpointProperty.Host))
+                .WithEnvironment("SMTP_PORT", endpoint.Property(EndpointProperty.Port));
+        }
+        var settings = Publishing.KubernetesResourceBuilderExtensions.Options(project.ApplicationBuilder).Smtp;
+        if (settings.Host is null)
+        {
+            return project;
+        }
+        project.WithEnvironment("SMTP_HOST", settings.Host)
+            .WithEnvironment("SMTP_PORT", settings.Port.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .WithEnvironment("SMTP_SECURITY", settings.Security)
+            .WithExternalEgressFor(settings.Port, "SMTP server");
+        if (settings.From is not null)
+        {
+            project.WithEnvironment("SMTP_FROM", settings.From);
+        }
+        if (settings.Username is not null)
+        {
+            project.WithEnvironment("SMTP_USERNAME", settings.Username)
+                .WithEnvironment("SMTP_PASSWORD", project.ApplicationBuilder.AddParameter("smtp-password", secret: true));
+        }
+        return project;
+    }
+
+    private static IResourceBuilder<ProjectResource> WithExternalEgressFor(this IResourceBuilder<ProjectResource> project, int port, string purpose) =>
+        Publishing.KubernetesResourceBuilderExtensions.WithExternalEgress(project, port, purpose);
+
     private static bool HasAiosmtpd()
     {
         using var probe = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(Python, ["-c", "import aiosmtpd"])

@@ -224,6 +224,8 @@ internal sealed class JobQueueServer(
                 }
             }
             _depths[key] = depths;
+            // The shard's total for autoscaling (IJobQueueBacklog), from the counts this reporter just made: no counting of its own.
+            await storage.PublishWaitingAsync(queue, shard.Index, depths.Values.Sum(c => c.Waiting), 3 * serverOptions.Value.HeartbeatInterval);
         }
         var published = _depths.Where(d => d.Key.Queue == queue).SelectMany(d => d.Value).Select(kv => (kv.Key, kv.Value)).ToList();
         QueueTelemetry.SetDepth(queue, [.. published.Where(d => d.Value.Waiting > 0).Select(d => (d.Key, d.Value.Waiting))]);

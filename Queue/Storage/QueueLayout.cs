@@ -52,6 +52,9 @@ internal sealed class ShardKeys
 
     public RedisKey Workers => Prefix + "workers";
 
+    /// <summary>The shard's waiting total over its tenants, as its depth reporter last counted it.</summary>
+    public RedisKey Waiting => Prefix + "waiting";
+
     public RedisChannel Wake { get; }
 
     /// <summary>The wake channel's name, for functions that publish on it.</summary>

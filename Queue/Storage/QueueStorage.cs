@@ -779,6 +779,31 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
         _layoutChecked[queue] = Environment.TickCount64;
     }
 
+    /// <summary>
+    /// One shard's waiting total over its tenants, published by its depth reporter, expiring after
+    /// <paramref name="expiry"/> so that a figure nobody refreshes disappears instead of lying (IJobQueueBacklog).
+    /// </summary>
+    public async Task PublishWaitingAsync(string queue, int shard, long waiting, TimeSpan expiry)
+    {
+        var db = await connection.DatabaseAsync();
+        await db.StringSetAsync(Layout.Shards(queue)[shard].Waiting, waiting, expiry);
+    }
+
+    /// <summary>The waiting totals of <paramref name="queues"/> over their shards, in order; null where a shard's figure is missing.</summary>
+    public async Task<long?[]> WaitingTotalsAsync(IReadOnlyList<string> queues)
+    {
+        var db = await connection.DatabaseAsync();
+        // One GET per shard, pipelined: each key lives in its own shard's slot, so no multi-key command spans them.
+        var reads = queues.Select(q => Layout.Shards(q).Select(s => db.StringGetAsync(s.Waiting)).ToArray()).ToList();
+        var totals = new long?[queues.Count];
+        for (var i = 0; i < queues.Count; i++)
+        {
+            var values = await Task.WhenAll(reads[i]);
+            totals[i] = values.All(v => !v.IsNull && v.TryParse(out long _)) ? values.Sum(v => (long)v) : null;
+        }
+        return totals;
+    }
+
     /// <summary>The ceiling of a tenant's waiting and delayed jobs on the queue, as the workers recorded it (null: not yet).</summary>
     public async Task<long?> CeilingAsync(string queue)
     {

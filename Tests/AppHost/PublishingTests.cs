@@ -1,6 +1,4 @@
 using System.Text.Json.Nodes;
-using k8s;
-using k8s.Models;
 
 namespace Tests.AppHost;
 
@@ -53,42 +51,5 @@ public sealed class PublishingTests
         Assert.Equal("{search-tenant-b.bindings.http.url}", (string?)configs["tenant-b"]!["elasticsearchNode"]);
         Assert.Null(configs["tenant-a"]!["elasticsearchNode"]);
         Assert.Equal("{search-tenant-b.bindings.http.url}", (string?)resources["web-tenant-b"]!["env"]!["TENANT_TENANT_B_ELASTICSEARCH_NODE"]);
-    }
-
-    [Fact]
-    public async Task Kubernetes_output_has_deployments_statefulsets_a_job_secrets_the_tenant_init_script_and_an_ingress_per_web_app()
-    {
-        using var scope = AppHostScope.Create();
-        var directory = Path.Combine(scope.Root, "k8s");
-
-        var result = await AppHostProcess.RunAsync("--publisher", "kubernetes", "--output-path", directory, "--AppHost:Tenants", scope.WriteTenants("tenant-a", "tenant-b"));
-
-        Assert.True(result.ExitCode == 0, result.Output + result.Error);
-        var documents = Directory.GetFiles(directory, "*.yaml").ToDictionary(f => Path.GetFileNameWithoutExtension(f), f => KubernetesYaml.LoadAllFromString(File.ReadAllText(f)));
-        Assert.Equal(["postgres", "scheduler", "smtp", "valkey", "web-tenant-a", "web-tenant-b", "workers"], documents.Keys.Order());
-        Assert.Single(documents["scheduler"].OfType<V1Job>());
-        Assert.Single(documents["workers"].OfType<V1Deployment>());
-        Assert.Single(documents["valkey"].OfType<V1StatefulSet>());
-        var postgres = Assert.Single(documents["postgres"].OfType<V1StatefulSet>());
-        Assert.All(new[] { "web-tenant-a", "web-tenant-b" }, web =>
-        {
-            Assert.Single(documents[web].OfType<V1Deployment>());
-            Assert.Equal($"{web}.localhost", Assert.Single(documents[web].OfType<V1Ingress>()).Spec.Rules.Single().Host);
-        });
-
-        // Secrets hold every secret value; no ConfigMap holds one.
-        var workersSecret = Assert.Single(documents["workers"].OfType<V1Secret>());
-        Assert.Contains("TENANT_CONFIGS", workersSecret.StringData.Keys);
-        Assert.Contains("\"baseUrl\":\"http://web-tenant-a.localhost\"", workersSecret.StringData["TENANT_CONFIGS"], StringComparison.Ordinal);
-        Assert.All(documents.Values.SelectMany(d => d).OfType<V1ConfigMap>(), map =>
-            Assert.DoesNotContain(map.Data.Keys, key => key.Contains("PASSWORD", StringComparison.Ordinal) || key.StartsWith("ConnectionStrings__", StringComparison.Ordinal)));
-
-        // The tenant init script travels as a ConfigMap mounted where the postgres image runs it on first start.
-        var init = documents["postgres"].OfType<V1ConfigMap>().Single(m => m.Data.ContainsKey("10-tenant-databases.sh"));
-        var mount = postgres.Spec.Template.Spec.Containers.Single().VolumeMounts.Single(m => m.MountPath == "/docker-entrypoint-initdb.d");
-        Assert.Equal(init.Metadata.Name, postgres.Spec.Template.Spec.Volumes.Single(v => v.Name == mount.Name).ConfigMap.Name);
-        var env = postgres.Spec.Template.Spec.Containers.Single().Env;
-        Assert.Equal("tenant_a:tenant_a tenant_b:tenant_b", env.Single(e => e.Name == "TENANT_DATABASES").Value);
-        Assert.Equal("postgres-secrets", env.Single(e => e.Name == "TENANT_DATABASE_PASSWORD_TENANT_B").ValueFrom.SecretKeyRef.Name);
     }
 }

@@ -26,7 +26,7 @@ public sealed class TopologyTests
         Assert.Empty(Names(two).Except(Names(three)));
         Assert.Contains(three.Resources, r => r is { Name: "valkey" } and IResourceWithConnectionString);
         Assert.IsType<TenantDatabaseResource>(three.Resources.Single(r => r.Name == "db-tenant-c"));
-        Assert.All(three.Resources.OfType<ProjectResource>(), project => Assert.Contains(project.Name, new[] { "web-tenant-a", "web-tenant-b", "web-tenant-c", "workers", "scheduler" }));
+        Assert.All(three.Resources.OfType<ProjectResource>(), project => Assert.Contains(project.Name, new[] { "web-tenant-a", "web-tenant-b", "web-tenant-c", "workers", "scheduler", "tenant-provisioning" }));
     }
 
     [Fact]

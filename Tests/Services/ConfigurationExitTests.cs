@@ -14,6 +14,10 @@ public sealed class ConfigurationExitTests
         { "Scheduler", "MULTI_TENANT_MODE", "yes" },
         { "Workers", "TENANT_TENANT__B_DATABASE_URL", "postgresql://u:p@localhost/b" },
         { "Web", "MULTI_TENANT_MODE", "1" },
+        { "Workers", "TENANT_CONFIGS", "{\"tenant-a\":{\"databaseUrl\":\"postgresql://u:p@127.0.0.1:1/a\",\"signingKye\":\"k\"}}" },
+        { "Scheduler", "TENANT_CONFIGS", "{\"tenant-a\":{\"dbUrl\":\"postgresql://u:p@127.0.0.1:1/a\"}}" },
+        { "Workers", "MULTI_TENANT_MODE", "" },
+        { "Scheduler", "MULTI_TENANT_MODE", "" },
     };
 
     [Theory]

@@ -24,7 +24,9 @@ public sealed class ServiceLifecycleTests(TestServers servers)
             ["ConnectionStrings__valkey"] = valkey.ConnectionString,
             ["ConnectionStrings__db"] = database.ConnectionString,
             ["INSTANCE_TENANT_ID"] = project == "Web" ? "tenant-a" : null,
-            ["TENANT_TENANT_A_SIGNING_KEY"] = "lifecycle-signing-key",
+            // A tenant's own instance reads its tenant's settings; single-tenant workers and scheduler have none (issue 18:
+            // tenant settings without MULTI_TENANT_MODE stop them).
+            ["TENANT_TENANT_A_SIGNING_KEY"] = project == "Web" ? "lifecycle-signing-key" : null,
         };
         // The scheduler reconciles once and exits unless told to watch; as a long-running service it watches.
         await using var service = ServiceHost.Start(project, environment, project == "Scheduler" ? ["--watch"] : []);

@@ -16,10 +16,10 @@ public sealed class SingleTenantModeTests
     }
 
     [Fact]
-    public void In_single_tenant_mode_tenant_sources_are_not_read()
+    public void In_single_tenant_mode_said_explicitly_tenant_sources_are_not_read()
     {
-        // A broken TENANT_CONFIGS must not stop a single-tenant web app that never uses it.
-        using var store = StoreFactory.Create(TestConfiguration.From(("TENANT_CONFIGS", "{ broken")));
+        // MULTI_TENANT_MODE=false is a decision: a broken TENANT_CONFIGS beside it does not stop a service that never uses it.
+        using var store = StoreFactory.Create(TestConfiguration.From(("MULTI_TENANT_MODE", "false"), ("TENANT_CONFIGS", "{ broken")));
 
         Assert.Empty(store.Current.Tenants);
     }

@@ -142,18 +142,4 @@ public sealed class TenantSettingsSourcesTests
         Assert.Equal("db-a", builder.Host);
         Assert.Equal("tenant_a", builder.Database);
     }
-
-    [Fact]
-    public void Warns_about_an_unknown_key_naming_the_key_and_the_tenant()
-    {
-        var logs = new CapturingLoggerProvider();
-        using var store = StoreFactory.Create(TestConfiguration.MultiTenant(
-            ("TENANT_CONFIGS", $$"""{ "tenant-a": { "databaseUrl": "{{DbA}}", "smtpHost": "mail" } }""")), logs);
-
-        var warning = Assert.Single(logs.Entries, e => e.Level == LogLevel.Warning);
-        Assert.Contains("'smtpHost'", warning.Message, StringComparison.Ordinal);
-        Assert.Contains("'tenant-a'", warning.Message, StringComparison.Ordinal);
-        Assert.Contains("TENANT_CONFIGS", warning.Message, StringComparison.Ordinal);
-        Assert.Equal(DbA, store.Get(A).DatabaseUrl);
-    }
 }

@@ -78,6 +78,35 @@ internal static class Extensions
     }
 
     /// <summary>
+    /// <c>GET /metrics/backlog</c>: <c>{"waiting":{"notifications":12,"emails":0,...}}</c>, the jobs waiting per queue over
+    /// every tenant, which KEDA's metrics-api scaler reads (one trigger per queue, <c>valueLocation: waiting.&lt;queue&gt;</c>).
+    /// Any replica answers from one read of Valkey. 503 while a queue has no figure yet (within a heartbeat of the
+    /// first worker's start) or Valkey does not answer, so the autoscaler keeps the replicas it has rather than scaling on a guess.
+    /// </summary>
+    public static WebApplication MapBacklog(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.MapGet("/metrics/backlog", async (IJobQueueBacklog backlog, CancellationToken cancellationToken) =>
+        {
+            var queues = Concurrency.Select(c => c.Queue).ToList();
+            IReadOnlyDictionary<string, long> waiting;
+            try
+            {
+                waiting = await backlog.GetWaitingAsync(queues, cancellationToken);
+            }
+            catch (StackExchange.Redis.RedisException e)
+            {
+                return Results.Json(new { error = $"Valkey does not answer: {e.Message}" }, statusCode: StatusCodes.Status503ServiceUnavailable);
+            }
+            var missing = queues.Where(q => !waiting.ContainsKey(q)).ToList();
+            return missing.Count == 0
+                ? Results.Json(new { waiting })
+                : Results.Json(new { waiting, missing, error = "no backlog figure yet for " + string.Join(", ", missing) }, statusCode: StatusCodes.Status503ServiceUnavailable);
+        }).AllowAnonymous();
+        return app;
+    }
+
+    /// <summary>
     /// One tenant may hold at most half of a queue's slots (rounded up) unless configured otherwise, so a tenant whose
     /// database hangs or whose jobs are slow can never occupy every worker of the queue.
     /// </summary>
