@@ -70,6 +70,9 @@ internal static class Extensions
         services.ConfigureHttpJsonOptions(options =>
             options.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         services.AddValidation();
+        // Razor encodes what is markup in HTML (<, >, &, quotes) everywhere; other characters (an en dash, accented
+        // names) are written as themselves rather than as numeric references.
+        services.AddWebEncoders(options => options.TextEncoderSettings = new System.Text.Encodings.Web.TextEncoderSettings(System.Text.Unicode.UnicodeRanges.All));
         services.AddRazorPages(options =>
         {
             options.Conventions.AllowAnonymousToPage("/SignIn");

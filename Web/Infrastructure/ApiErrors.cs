@@ -9,7 +9,13 @@ namespace Web.Infrastructure;
 internal static class ErrorResponses
 {
     /// <summary>Whether a request is the API's (problem+json) rather than a page's (HTML in the site's layout).</summary>
-    public static bool IsApi(HttpContext context) => context.Request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase);
+    public static bool IsApi(HttpContext context) => IsApi(context.Request.Path);
+
+    private static bool IsApi(PathString path) => path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Whether a failed request was the API's: the exception handler has already pointed the request at the error page.</summary>
+    public static bool FailedInApi(HttpContext context) =>
+        IsApi(context.Features.Get<IExceptionHandlerPathFeature>()?.Path is { } original ? new PathString(original) : context.Request.Path);
 
     /// <summary>
     /// Errors as each kind of client reads them: the API answers problem+json (<see cref="ApiExceptionHandler"/> for
@@ -40,7 +46,7 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problems) : IEx
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
-        if (!ErrorResponses.IsApi(httpContext))
+        if (!ErrorResponses.FailedInApi(httpContext))
         {
             // A page's error is the error page's to show (it reads the exception to choose its words).
             return false;

@@ -15,7 +15,7 @@ internal sealed class ImportsModel(TenantDbContext db) : PageModel
 
     public ProjectChoice Projects { get; private set; } = null!;
 
-    [BindProperty(SupportsGet = true, Name = "page")]
+    [BindProperty(SupportsGet = true, Name = "p")]
     public int? PageNumber { get; set; }
 
     public async Task OnGetAsync(CancellationToken cancellationToken)

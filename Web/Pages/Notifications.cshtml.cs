@@ -15,7 +15,7 @@ internal sealed class NotificationsModel(TenantDbContext db) : PageModel
 
     public EmailPreference EmailPreference { get; private set; }
 
-    [BindProperty(SupportsGet = true, Name = "page")]
+    [BindProperty(SupportsGet = true, Name = "p")]
     public int? PageNumber { get; set; }
 
     public async Task OnGetAsync(CancellationToken cancellationToken)
@@ -31,7 +31,7 @@ internal sealed class NotificationsModel(TenantDbContext db) : PageModel
         var userId = User.UserId();
         var updated = await db.Notifications.Where(n => n.Id == notificationId && n.UserId == userId)
             .ExecuteUpdateAsync(s => s.SetProperty(n => n.IsRead, true), cancellationToken);
-        return updated == 0 ? NotFound() : Redirect(PageNumber is > 1 ? $"/notifications?page={PageNumber}" : "/notifications");
+        return updated == 0 ? NotFound() : Redirect(PageNumber is > 1 ? $"/notifications?p={PageNumber}" : "/notifications");
     }
 
     public async Task<IActionResult> OnPostReadAllAsync(CancellationToken cancellationToken)

@@ -8,10 +8,12 @@ namespace Web.Pages;
 /// <summary>
 /// The line under a paged list (Shared/_Pager): which items the page shows out of how many, and links to the pages
 /// before and after that keep every other parameter of the address (a page with two lists pages each on its own).
+/// The parameter is <c>p</c> by default, never <c>page</c>: Razor Pages keep the page's own name in the route value
+/// <c>page</c>, which a page-number property named so would bind instead.
 /// </summary>
 public sealed record Pager(long Total, int Page, int PageCount, long First, long Last, string Parameter, string Singular, string Plural)
 {
-    public static Pager Of<T>(Paged<T> list, string singular, string plural, string parameter = "page") =>
+    public static Pager Of<T>(Paged<T> list, string singular, string plural, string parameter = "p") =>
         new(list.Total, list.Page, list.PageCount, list.FirstNumber, list.LastNumber, parameter, singular, plural);
 
     public string Summary => Total switch

@@ -14,7 +14,7 @@ internal sealed class TokensModel(TenantDbContext db, ApiTokens tokens, TimeProv
 
     public Paged<TokenDto> Tokens { get; private set; } = null!;
 
-    [BindProperty(SupportsGet = true, Name = "page")]
+    [BindProperty(SupportsGet = true, Name = "p")]
     public int? PageNumber { get; set; }
 
     /// <summary>The token just created: rendered in this response only, never stored in clear.</summary>

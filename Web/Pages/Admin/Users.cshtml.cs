@@ -16,7 +16,7 @@ internal sealed class UsersModel(TenantDbContext db, UserAccounts accounts) : Pa
 
     public Paged<Apis.UserDto> Users { get; private set; } = null!;
 
-    [BindProperty(SupportsGet = true, Name = "page")]
+    [BindProperty(SupportsGet = true, Name = "p")]
     public int? PageNumber { get; set; }
 
     [BindProperty]
@@ -59,7 +59,7 @@ internal sealed class UsersModel(TenantDbContext db, UserAccounts accounts) : Pa
             return NotFound();
         }
         TempData["Message"] = "Account unlocked: its failed sign-ins are forgotten.";
-        return Redirect(PageNumber is > 1 ? $"/admin/users?page={PageNumber}" : "/admin/users");
+        return Redirect(PageNumber is > 1 ? $"/admin/users?p={PageNumber}" : "/admin/users");
     }
 
     private async Task LoadAsync(CancellationToken cancellationToken) =>

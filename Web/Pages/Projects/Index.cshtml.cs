@@ -15,7 +15,7 @@ internal sealed class ProjectsModel(TenantDbContext db, TimeProvider time) : Pag
 
     public Paged<ProjectDto> Projects { get; private set; } = null!;
 
-    [BindProperty(SupportsGet = true, Name = "page")]
+    [BindProperty(SupportsGet = true, Name = "p")]
     public int? PageNumber { get; set; }
 
     [BindProperty]

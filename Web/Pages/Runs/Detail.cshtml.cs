@@ -28,7 +28,7 @@ internal sealed class RunDetailModel(TenantDbContext db, TestRunService runs) : 
     /// <summary>The run's results per status, over all its results (not just this page).</summary>
     public Apis.RunTotals Totals { get; private set; } = null!;
 
-    [BindProperty(SupportsGet = true, Name = "page")]
+    [BindProperty(SupportsGet = true, Name = "p")]
     public int? ResultsPage { get; set; }
 
     [BindProperty(SupportsGet = true, Name = "cases")]

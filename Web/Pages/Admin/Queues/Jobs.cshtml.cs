@@ -18,7 +18,7 @@ internal sealed class JobsModel(IJobQueueAdmin admin, JobQueueDashboard dashboar
     [BindProperty(SupportsGet = true)]
     public JobState State { get; set; }
 
-    [BindProperty(SupportsGet = true, Name = "page")]
+    [BindProperty(SupportsGet = true, Name = "p")]
     public int PageNumber { get; set; } = 1;
 
     public Paged<JobDetails> Jobs { get; private set; } = null!;
@@ -73,7 +73,7 @@ internal sealed class JobsModel(IJobQueueAdmin admin, JobQueueDashboard dashboar
             return NotFound();
         }
         TempData["Message"] = $"Job {jobId} {done}.";
-        return Redirect($"/admin/queues/{Queue}/{State}?page={Math.Max(1, PageNumber)}");
+        return Redirect($"/admin/queues/{Queue}/{State}?p={Math.Max(1, PageNumber)}");
     }
 
     private async Task LoadAsync(CancellationToken cancellationToken) =>
