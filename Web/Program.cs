@@ -11,15 +11,18 @@ var app = builder.Build();
 
 await app.PrepareDatabaseAsync();
 
-app.UseExceptionHandler();
-app.UseStatusCodePages();
+app.UseSecurityHeaders();
+app.UseErrorResponses();
+app.UseHsts();
+app.UseCookiePolicy();
 app.UseInstanceTenant();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseRequestForgeryProtection();
 app.UseAntiforgery();
 
 app.MapDefaultEndpoints();
-// The stylesheet is needed by the sign-in page too; the fallback policy would otherwise demand a user.
+// The stylesheet and scripts are needed by the sign-in and error pages too; the fallback policy would otherwise demand a user.
 app.MapStaticAssets().AllowAnonymous();
 app.MapRazorPages();
 app.MapAccountApi();

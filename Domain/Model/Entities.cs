@@ -200,6 +200,33 @@ public sealed class Import
     public DateTimeOffset? FinishedAt { get; set; }
 }
 
+/// <summary>
+/// Failed sign-ins of one subject: an account (<c>account:</c> + the normalised email, whether or not such a user
+/// exists, so a lockout reveals nothing about which emails are users) or a client address (<c>address:</c> + the
+/// address). Kept in the tenant database so that every replica of the tenant's web app counts and honours the same
+/// lockout. A row goes away on a successful sign-in (accounts), an administrator's unlock, or when it has been quiet
+/// long enough to be forgotten.
+/// </summary>
+public sealed class SignInThrottle
+{
+    public const string AccountPrefix = "account:";
+    public const string AddressPrefix = "address:";
+
+    public required string Subject { get; set; }
+
+    /// <summary>Failed attempts counted since the last success, unlock or forgetting.</summary>
+    public int Failures { get; set; }
+
+    public DateTimeOffset LastFailureAt { get; set; }
+
+    /// <summary>Until when every attempt is refused, the right password included; null or past when not locked.</summary>
+    public DateTimeOffset? LockedUntil { get; set; }
+
+    public static string AccountSubject(string email) => AccountPrefix + User.NormalizeEmail(email);
+
+    public static string AddressSubject(string address) => AddressPrefix + address;
+}
+
 /// <summary>An ASP.NET Core data-protection key of the tenant's web app, shared by its replicas through the tenant database.</summary>
 public sealed class DataProtectionKey
 {

@@ -90,7 +90,7 @@ public sealed class TenantJourneyTests
     private static async Task<string> A_job_id_from_tenant_a_admin(HttpClient webA)
     {
         var job = await EventuallyAsync(async () =>
-            (await GetJsonAsync(webA, "/api/admin/queues/notifications/jobs?state=completed")).AsArray()
+            (await GetJsonAsync(webA, "/api/admin/queues/notifications/jobs?state=completed"))["items"]!.AsArray()
                 .FirstOrDefault(j => (string?)j!["name"] == "create-notification"),
             "tenant A's completed create-notification job");
         Assert.Equal(TenantA, (string?)job!["tenant"]);
@@ -167,7 +167,7 @@ public sealed class TenantJourneyTests
         }
         foreach (var state in new[] { "completed", "waiting", "failed" })
         {
-            var jobs = (await GetJsonAsync(webB, $"/api/admin/queues/notifications/jobs?state={state}")).AsArray();
+            var jobs = (await GetJsonAsync(webB, $"/api/admin/queues/notifications/jobs?state={state}"))["items"]!.AsArray();
             Assert.DoesNotContain(jobs, j => (string?)j!["id"] == jobOfA || (string?)j["tenant"] == TenantA);
         }
         using var foreign = await webB.GetAsync(new Uri($"/api/admin/queues/notifications/jobs/{Uri.EscapeDataString(jobOfA)}", UriKind.Relative), TestContext.Current.CancellationToken);

@@ -53,10 +53,14 @@ internal static class TopologyClient
             .Single(p => p.Name == name).GetValueAsync(TestContext.Current.CancellationToken))!;
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>Signs in with the session cookie and sends the antiforgery token it answers with from then on.</summary>
     internal static async Task SignInAsync(HttpClient web, string email, string password)
     {
         using var response = await web.PostAsJsonAsync("/api/account/signin", new { email, password }, TestContext.Current.CancellationToken);
-        Assert.True(response.StatusCode == HttpStatusCode.NoContent, $"sign-in as {email} at {web.BaseAddress}: {response.StatusCode}");
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"sign-in as {email} at {web.BaseAddress}: {response.StatusCode}");
+        var signedIn = (await response.Content.ReadFromJsonAsync<JsonObject>(TestContext.Current.CancellationToken))!;
+        web.DefaultRequestHeaders.Remove((string)signedIn["antiforgeryHeader"]!);
+        web.DefaultRequestHeaders.Add((string)signedIn["antiforgeryHeader"]!, (string)signedIn["antiforgeryToken"]!);
     }
 
     internal static async Task<JsonNode> PostAsync(HttpClient web, string path, object body)

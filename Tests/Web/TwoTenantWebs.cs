@@ -174,16 +174,25 @@ public sealed class WebTenant(TenantId id, string adminEmail, string signingKey,
             BaseAddress = BaseAddress,
         };
 
-    /// <summary>A client signed in through the API's cookie sign-in.</summary>
-    public async Task<HttpClient> SignedInAsync(string email, string password = TwoTenantWebs.AdminPassword)
+    /// <summary>
+    /// A client signed in through the API's cookie sign-in. Unless <paramref name="antiforgery"/> is false it sends the
+    /// antiforgery token the sign-in answered with on every request, as the site's own pages do.
+    /// </summary>
+    public async Task<HttpClient> SignedInAsync(string email, string password = TwoTenantWebs.AdminPassword, bool antiforgery = true)
     {
         var client = Anonymous();
         using var response = await client.PostAsJsonAsync(new Uri("/api/account/signin", UriKind.Relative), new { email, password });
-        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"sign-in as {email}: {(int)response.StatusCode} {body}");
+        if (antiforgery)
+        {
+            var signedIn = JsonDocument.Parse(body).RootElement;
+            client.DefaultRequestHeaders.Add(signedIn.GetProperty("antiforgeryHeader").GetString()!, signedIn.GetProperty("antiforgeryToken").GetString());
+        }
         return client;
     }
 
-    public Task<HttpClient> AdminAsync() => SignedInAsync(AdminEmail);
+    public Task<HttpClient> AdminAsync(bool antiforgery = true) => SignedInAsync(AdminEmail, antiforgery: antiforgery);
 
     /// <summary>Creates a user who is not an administrator and returns a client signed in as them.</summary>
     public async Task<HttpClient> MemberAsync(HttpClient admin)

@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 
 namespace Tests.Web;
 
-/// <summary>Sign-in and authorization: the API answers 401/403, pages send people to the sign-in page.</summary>
+/// <summary>Sign-in and authorization: the API answers 401/403, pages send people to the sign-in page or show 403.</summary>
 public sealed partial class WebAccessTests(TwoTenantWebs webs) : IClassFixture<TwoTenantWebs>
 {
     private WebTenant A => webs.WebA;
@@ -68,15 +68,19 @@ public sealed partial class WebAccessTests(TwoTenantWebs webs) : IClassFixture<T
     }
 
     [Fact]
-    public async Task A_member_who_is_not_an_admin_is_turned_away_from_admin_pages()
+    public async Task A_member_who_is_not_an_admin_gets_the_not_allowed_page_from_admin_pages()
     {
         using var admin = await A.AdminAsync();
         using var member = await A.MemberAsync(admin);
 
         using var response = await member.GetAsync(new Uri("/admin/queues", UriKind.Relative));
 
-        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
-        Assert.Equal("/signin", response.Headers.Location!.AbsolutePath);
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("<h1>Not allowed</h1>", html, StringComparison.Ordinal);
+        Assert.Contains("<span class=\"tenant\" title=\"Tenant\">tenant-a</span>", html, StringComparison.Ordinal);
+        Assert.Contains("href=\"/signin?ReturnUrl=%2Fadmin%2Fqueues\">Sign in as someone else", html, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -122,12 +126,13 @@ public sealed partial class WebAccessTests(TwoTenantWebs webs) : IClassFixture<T
     [Fact]
     public async Task A_page_post_without_an_antiforgery_token_is_refused()
     {
-        using var admin = await A.AdminAsync();
+        using var admin = await A.AdminAsync(antiforgery: false);
         var before = await A.ScalarAsync("SELECT count(*) FROM projects");
 
         using var response = await admin.PostAsync(new Uri("/projects", UriKind.Relative), new FormUrlEncodedContent(new Dictionary<string, string> { ["Input.Name"] = "Forged" }));
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("The request could not be accepted", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(before, await A.ScalarAsync("SELECT count(*) FROM projects"));
     }
 

@@ -79,4 +79,30 @@ public sealed class WebPagesTests(TwoTenantWebs webs) : IClassFixture<TwoTenantW
         Assert.Matches("<span class=\"field-validation-error\" data-valmsg-for=\"Input.Name\"[^>]*>The Name field is required.</span>", html);
         Assert.Equal(before, await A.ScalarAsync("SELECT count(*) FROM projects"));
     }
+
+    [Fact]
+    public async Task Recording_a_negative_elapsed_time_on_the_run_page_shows_the_error_in_its_row_keeps_what_was_chosen_and_records_nothing()
+    {
+        using var admin = await A.AdminAsync();
+        var (run, testCase) = await admin.CreateRunOfOneCaseAsync();
+        var form = await admin.GetStringAsync(new Uri($"/runs/{run}", UriKind.Relative));
+
+        using var response = await admin.PostAsync(new Uri($"/runs/{run}?handler=Record", UriKind.Relative), new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["Record[0].CaseId"] = testCase.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Record[0].CaseTitle"] = "The case",
+            ["Record[0].Status"] = "Blocked",
+            ["Record[0].ElapsedSeconds"] = "-1",
+            ["Record[0].Comment"] = "Waited for the build",
+            ["__RequestVerificationToken"] = WebAccessTests.AntiforgeryToken().Match(form).Groups[1].Value,
+        }));
+
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Matches("<span class=\"field-validation-error\" data-valmsg-for=\"Record\\[0\\].ElapsedSeconds\"[^>]*>Elapsed time must be between 0 and 10,000,000 seconds.</span>", html);
+        Assert.Matches("<option selected=\"selected\" value=\"Blocked\">Blocked</option>", html);
+        Assert.Contains("value=\"-1\"", html, StringComparison.Ordinal);
+        Assert.Contains("value=\"Waited for the build\"", html, StringComparison.Ordinal);
+        Assert.Equal(0, await A.ScalarAsync($"SELECT count(*) FROM test_results WHERE run_id = {run}"));
+    }
 }

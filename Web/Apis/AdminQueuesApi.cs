@@ -35,15 +35,14 @@ internal static class AdminQueuesApi
         TypedResults.Ok(new QueuesDto(
             await dashboard.SummariesAsync(cancellationToken), await dashboard.RunningProgressAsync(cancellationToken), await dashboard.HoldAsync(cancellationToken)));
 
-    public static async Task<Results<Ok<IReadOnlyList<JobDetails>>, NotFound>> ListJobs(string queue, string? state, int? page, int? pageSize, IJobQueueAdmin admin, CancellationToken cancellationToken)
+    /// <summary>A page of the tenant's jobs in one state, with the tenant's count of jobs in that state as the total.</summary>
+    public static async Task<Results<Ok<Paged<JobDetails>>, NotFound>> ListJobs(string queue, string? state, int? page, int? pageSize, JobQueueDashboard dashboard, CancellationToken cancellationToken)
     {
         if (!JobQueueDashboard.IsKnownQueue(queue))
         {
             return TypedResults.NotFound();
         }
-        var size = Math.Clamp(pageSize ?? 50, 1, 200);
-        var offset = Math.Max(0, (page ?? 1) - 1) * size;
-        return TypedResults.Ok(await admin.GetJobsAsync(queue, ParseState(state), offset, size, cancellationToken));
+        return TypedResults.Ok(await dashboard.JobsAsync(queue, ParseState(state), PageRequest.ForApi(page, pageSize), cancellationToken));
     }
 
     // ?state=completed as well as ?state=Completed: the route binder alone matches enum names case-sensitively.

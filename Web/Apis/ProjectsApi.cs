@@ -23,7 +23,11 @@ public sealed record CaseDto(long Id, long ProjectId, string Title, string? Desc
 
 public sealed record IssueDto(long Id, long IntegrationId, string Key, string? Title, string? Status, string? Url, DateTimeOffset? LastSyncedAt);
 
-public sealed record RunDto(long Id, long ProjectId, string Name, DateTimeOffset CreatedAt, IReadOnlyList<ResultDto> Results);
+/// <summary>A run; its results come a page at a time from <c>GET /api/runs/{id}/results</c>.</summary>
+public sealed record RunDto(long Id, long ProjectId, string Name, DateTimeOffset CreatedAt, RunTotals Totals);
+
+/// <summary>How many results a run has, in all and per status.</summary>
+public sealed record RunTotals(long Results, IReadOnlyDictionary<TestResultStatus, long> ByStatus);
 
 public sealed record ResultDto(long Id, long CaseId, TestResultStatus Status, long? ElapsedMs, string? Comment, long? ExecutedById, DateTimeOffset ExecutedAt);
 
@@ -49,14 +53,15 @@ internal static class ProjectsApi
         api.MapGet("/projects/{projectId:long}/runs", ListRuns);
         api.MapPost("/projects/{projectId:long}/runs", CreateRun);
         api.MapGet("/runs/{runId:long}", GetRun);
+        api.MapGet("/runs/{runId:long}/results", ListResults);
         api.MapPost("/runs/{runId:long}/results", RecordResults);
         return api;
     }
 
-    public static async Task<Ok<List<ProjectDto>>> ListProjects([AsParameters] ProjectServices services, CancellationToken cancellationToken) =>
-        TypedResults.Ok(await services.Db.Projects.AsNoTracking().OrderBy(p => p.Name)
+    public static async Task<Ok<Paged<ProjectDto>>> ListProjects(int? page, int? pageSize, [AsParameters] ProjectServices services, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await services.Db.Projects.AsNoTracking().OrderBy(p => p.Name).ThenBy(p => p.Id)
             .Select(p => new ProjectDto(p.Id, p.Name, p.Description, p.CreatedAt, p.Cases.Count, p.Runs.Count))
-            .ToListAsync(cancellationToken));
+            .ToPagedAsync(PageRequest.ForApi(page, pageSize), cancellationToken));
 
     public static async Task<Created<ProjectDto>> CreateProject(CreateProjectRequest request, [AsParameters] ProjectServices services, CancellationToken cancellationToken)
     {
@@ -74,17 +79,17 @@ internal static class ProjectsApi
         return project is null ? TypedResults.NotFound() : TypedResults.Ok(project);
     }
 
-    public static async Task<Results<Ok<List<CaseDto>>, NotFound>> ListCases(long projectId, [AsParameters] ProjectServices services, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<Paged<CaseDto>>, NotFound>> ListCases(long projectId, int? page, int? pageSize, [AsParameters] ProjectServices services, CancellationToken cancellationToken)
     {
+        var request = PageRequest.ForApi(page, pageSize);
         if (!await services.Db.Projects.AnyAsync(p => p.Id == projectId, cancellationToken))
         {
             return TypedResults.NotFound();
         }
-        var cases = await services.Db.TestCases.AsNoTracking().Where(c => c.ProjectId == projectId).OrderBy(c => c.Id)
+        return TypedResults.Ok(await services.Db.TestCases.AsNoTracking().Where(c => c.ProjectId == projectId).OrderBy(c => c.Id)
             .Select(c => new CaseDto(c.Id, c.ProjectId, c.Title, c.Description, c.ForecastDurationMs, c.ForecastComputedAt,
                 c.Issues.Select(i => new IssueDto(i.Id, i.IntegrationId, i.Key, i.Title, i.Status, i.Url, i.LastSyncedAt)).ToList()))
-            .ToListAsync(cancellationToken);
-        return TypedResults.Ok(cases);
+            .ToPagedAsync(request, cancellationToken));
     }
 
     public static async Task<Results<Created<CaseDto>, NotFound>> CreateCase(long projectId, CreateCaseRequest request, [AsParameters] ProjectServices services, CancellationToken cancellationToken)
@@ -108,32 +113,60 @@ internal static class ProjectsApi
         return testCase is null ? TypedResults.NotFound() : TypedResults.Ok(testCase);
     }
 
-    public static async Task<Results<Ok<List<RunDto>>, NotFound>> ListRuns(long projectId, [AsParameters] ProjectServices services, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<Paged<RunDto>>, NotFound>> ListRuns(long projectId, int? page, int? pageSize, [AsParameters] ProjectServices services, CancellationToken cancellationToken)
     {
+        var request = PageRequest.ForApi(page, pageSize);
         if (!await services.Db.Projects.AnyAsync(p => p.Id == projectId, cancellationToken))
         {
             return TypedResults.NotFound();
         }
         var runs = await services.Db.TestRuns.AsNoTracking().Where(r => r.ProjectId == projectId).OrderByDescending(r => r.Id)
-            .Select(r => new RunDto(r.Id, r.ProjectId, r.Name, r.CreatedAt, new List<ResultDto>()))
-            .ToListAsync(cancellationToken);
-        return TypedResults.Ok(runs);
+            .ToPagedAsync(request, cancellationToken);
+        var totals = await TotalsAsync(services.Db, [.. runs.Items.Select(r => r.Id)], cancellationToken);
+        return TypedResults.Ok(runs.Select(r => ToDto(r, totals)));
     }
 
     public static async Task<Created<RunDto>> CreateRun(long projectId, CreateRunRequest request, TestRunService runs, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         var run = await runs.CreateRunAsync(projectId, request.Name, user.UserId(), cancellationToken);
-        return TypedResults.Created($"/api/runs/{run.Id}", new RunDto(run.Id, run.ProjectId, run.Name, run.CreatedAt, []));
+        return TypedResults.Created($"/api/runs/{run.Id}", ToDto(run, new Dictionary<long, RunTotals>()));
     }
 
     public static async Task<Results<Ok<RunDto>, NotFound>> GetRun(long runId, [AsParameters] ProjectServices services, CancellationToken cancellationToken)
     {
-        var run = await services.Db.TestRuns.AsNoTracking().Where(r => r.Id == runId)
-            .Select(r => new RunDto(r.Id, r.ProjectId, r.Name, r.CreatedAt,
-                r.Results.OrderBy(x => x.Id).Select(x => new ResultDto(x.Id, x.CaseId, x.Status, x.ElapsedMs, x.Comment, x.ExecutedById, x.ExecutedAt)).ToList()))
-            .SingleOrDefaultAsync(cancellationToken);
-        return run is null ? TypedResults.NotFound() : TypedResults.Ok(run);
+        var run = await services.Db.TestRuns.AsNoTracking().SingleOrDefaultAsync(r => r.Id == runId, cancellationToken);
+        return run is null ? TypedResults.NotFound() : TypedResults.Ok(ToDto(run, await TotalsAsync(services.Db, [run.Id], cancellationToken)));
     }
+
+    /// <summary>A page of the run's results in the order they were recorded.</summary>
+    public static async Task<Results<Ok<Paged<ResultDto>>, NotFound>> ListResults(long runId, int? page, int? pageSize, [AsParameters] ProjectServices services, CancellationToken cancellationToken)
+    {
+        var request = PageRequest.ForApi(page, pageSize, maxSize: MaxResultsPageSize);
+        if (!await services.Db.TestRuns.AnyAsync(r => r.Id == runId, cancellationToken))
+        {
+            return TypedResults.NotFound();
+        }
+        return TypedResults.Ok(await services.Db.TestResults.AsNoTracking().Where(x => x.RunId == runId).OrderBy(x => x.Id)
+            .Select(x => new ResultDto(x.Id, x.CaseId, x.Status, x.ElapsedMs, x.Comment, x.ExecutedById, x.ExecutedAt))
+            .ToPagedAsync(request, cancellationToken));
+    }
+
+    /// <summary>As many results as one request may record, so a client can read back what it wrote in one page.</summary>
+    public const int MaxResultsPageSize = 1000;
+
+    /// <summary>The totals of each of <paramref name="runIds"/>: one grouped query over the (run_id, id) index.</summary>
+    internal static async Task<IReadOnlyDictionary<long, RunTotals>> TotalsAsync(TenantDbContext db, IReadOnlyCollection<long> runIds, CancellationToken cancellationToken)
+    {
+        var counts = await db.TestResults.AsNoTracking().Where(x => runIds.Contains(x.RunId))
+            .GroupBy(x => new { x.RunId, x.Status }).Select(g => new { g.Key.RunId, g.Key.Status, Count = g.LongCount() })
+            .ToListAsync(cancellationToken);
+        return counts.GroupBy(c => c.RunId).ToDictionary(
+            g => g.Key,
+            g => new RunTotals(g.Sum(c => c.Count), g.ToDictionary(c => c.Status, c => c.Count)));
+    }
+
+    private static RunDto ToDto(TestRun run, IReadOnlyDictionary<long, RunTotals> totals) =>
+        new(run.Id, run.ProjectId, run.Name, run.CreatedAt, totals.GetValueOrDefault(run.Id) ?? new RunTotals(0, new Dictionary<TestResultStatus, long>()));
 
     public static async Task<Ok<List<ResultDto>>> RecordResults(long runId, RecordResultsRequest request, TestRunService runs, ClaimsPrincipal user, CancellationToken cancellationToken)
     {

@@ -55,20 +55,23 @@ internal static class WorkApi
 
         api.MapGet("/imports", ListImports).WithTags("Imports");
         api.MapGet("/imports/{importId:long}", GetImport).WithTags("Imports");
-        api.MapPost("/imports", Upload).WithTags("Imports").DisableAntiforgery();
+        // Cookie-authenticated uploads carry the antiforgery token in its header (RequestForgeryProtection): the token
+        // is never looked for in the multipart body, which is streamed, not read as a form.
+        api.MapPost("/imports", Upload).WithTags("Imports");
         return api;
     }
 
-    public static async Task<Ok<List<NotificationDto>>> ListNotifications(bool? unread, ClaimsPrincipal user, TenantDbContext db, CancellationToken cancellationToken)
+    public static async Task<Ok<Paged<NotificationDto>>> ListNotifications(bool? unread, int? page, int? pageSize, ClaimsPrincipal user, TenantDbContext db, CancellationToken cancellationToken)
     {
+        var request = PageRequest.ForApi(page, pageSize);
         var id = user.UserId();
         var query = db.Notifications.AsNoTracking().Where(n => n.UserId == id);
         if (unread == true)
         {
             query = query.Where(n => !n.IsRead);
         }
-        return TypedResults.Ok(await query.OrderByDescending(n => n.Id).Take(200)
-            .Select(n => new NotificationDto(n.Id, n.Kind, n.Text, n.Link, n.IsRead, n.CreatedAt)).ToListAsync(cancellationToken));
+        return TypedResults.Ok(await query.OrderByDescending(n => n.Id)
+            .Select(n => new NotificationDto(n.Id, n.Kind, n.Text, n.Link, n.IsRead, n.CreatedAt)).ToPagedAsync(request, cancellationToken));
     }
 
     public static async Task<Results<NoContent, NotFound>> MarkRead(long notificationId, ClaimsPrincipal user, TenantDbContext db, CancellationToken cancellationToken)
@@ -86,14 +89,15 @@ internal static class WorkApi
         return TypedResults.NoContent();
     }
 
-    public static async Task<Results<Ok<List<IntegrationDto>>, NotFound>> ListIntegrations(long projectId, TenantDbContext db, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<Paged<IntegrationDto>>, NotFound>> ListIntegrations(long projectId, int? page, int? pageSize, TenantDbContext db, CancellationToken cancellationToken)
     {
+        var request = PageRequest.ForApi(page, pageSize);
         if (!await db.Projects.AnyAsync(p => p.Id == projectId, cancellationToken))
         {
             return TypedResults.NotFound();
         }
-        return TypedResults.Ok(await db.TrackerIntegrations.AsNoTracking().Where(i => i.ProjectId == projectId)
-            .Select(i => new IntegrationDto(i.Id, i.ProjectId, i.BaseUrl, i.ProjectKey, i.Username, i.LastSyncedAt)).ToListAsync(cancellationToken));
+        return TypedResults.Ok(await db.TrackerIntegrations.AsNoTracking().Where(i => i.ProjectId == projectId).OrderBy(i => i.Id)
+            .Select(i => new IntegrationDto(i.Id, i.ProjectId, i.BaseUrl, i.ProjectKey, i.Username, i.LastSyncedAt)).ToPagedAsync(request, cancellationToken));
     }
 
     public static async Task<Created<IntegrationDto>> AddIntegration(long projectId, CreateIntegrationRequest request, IssueService issues, CancellationToken cancellationToken)
@@ -136,8 +140,11 @@ internal static class WorkApi
             : TypedResults.Ok(new ReindexNotNeededDto(outcome.Engine, Queued: false, ReindexOutcome.NotNeeded));
     }
 
-    public static async Task<Ok<List<ImportDto>>> ListImports(TenantDbContext db, CancellationToken cancellationToken) =>
-        TypedResults.Ok(await db.Imports.AsNoTracking().OrderByDescending(i => i.Id).Take(100).Select(i => ToDto(i)).ToListAsync(cancellationToken));
+    public static async Task<Ok<Paged<ImportDto>>> ListImports(int? page, int? pageSize, TenantDbContext db, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await Imports(db).ToPagedAsync(PageRequest.ForApi(page, pageSize), cancellationToken));
+
+    /// <summary>The tenant's imports, newest first.</summary>
+    internal static IQueryable<ImportDto> Imports(TenantDbContext db) => db.Imports.AsNoTracking().OrderByDescending(i => i.Id).Select(i => ToDto(i));
 
     public static async Task<Results<Ok<ImportDto>, NotFound>> GetImport(long importId, TenantDbContext db, CancellationToken cancellationToken)
     {

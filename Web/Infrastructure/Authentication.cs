@@ -15,6 +15,10 @@ internal static class AuthSchemes
 {
     public const string Smart = "smart";
     public const string Bearer = "Bearer";
+
+    /// <summary>A request with a bearer token is authenticated by it alone: its cookies are never looked at.</summary>
+    public static bool IsBearer(HttpRequest request) =>
+        request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase);
 }
 
 internal static class AuthorizationPolicies

@@ -66,5 +66,15 @@ internal static class Display
         }
     }
 
+    /// <summary>
+    /// <paramref name="url"/> when it may be a link's target: a path of this site, or an http(s) address elsewhere (an
+    /// issue in its tracker); null for anything else (<c>javascript:</c>, <c>data:</c>, <c>//host</c>), shown as text.
+    /// </summary>
+    public static string? WebLink(string? url) =>
+        string.IsNullOrEmpty(url) ? null
+        : url[0] == '/' ? (url.Length > 1 && url[1] is '/' or '\\' ? null : url)
+        : Uri.TryCreate(url, UriKind.Absolute, out var absolute) && absolute.Scheme is "https" or "http" ? absolute.AbsoluteUri
+        : null;
+
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 }

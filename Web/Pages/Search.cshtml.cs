@@ -10,7 +10,8 @@ internal sealed class SearchModel(SearchService search) : PageModel
     [BindProperty(SupportsGet = true)]
     public string? Q { get; set; }
 
-    [BindProperty(Name = "page", SupportsGet = true)]
+    // Not "page": Razor Pages keep the page's own name in the route value "page", which a property named so would bind instead.
+    [BindProperty(Name = "p", SupportsGet = true)]
     public int? PageNumber { get; set; }
 
     public SearchResults Results { get; private set; } = SearchResults.Empty(SearchEngines.PostgreSql, SearchLimits.DefaultPageSize);

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using System.Globalization;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Mvc;
@@ -15,24 +16,27 @@ internal sealed class SignInModel(UserAccounts accounts) : PageModel
     [BindProperty(SupportsGet = true)]
     public string? ReturnUrl { get; set; }
 
-    /// <summary>The cookie handler sends a signed-in user here when a page is not theirs to open.</summary>
-    public bool Denied => User.Identity?.IsAuthenticated == true && ReturnUrl is not null;
-
     public async Task<IActionResult> OnPostAsync(CancellationToken cancellationToken)
     {
         if (!ModelState.IsValid)
         {
             return Page();
         }
-        var principal = await accounts.SignInAsync(Input.Email, Input.Password, CookieAuthenticationDefaults.AuthenticationScheme, cancellationToken);
-        if (principal is null)
+        switch (await accounts.SignInAsync(Input.Email, Input.Password, ClientAddress.Of(HttpContext), CookieAuthenticationDefaults.AuthenticationScheme, cancellationToken))
         {
-            ModelState.AddModelError(string.Empty, "The email or the password is not right.");
-            return Page();
+            case SignInOutcome.SignedIn signedIn:
+                await HttpContext.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, signedIn.Principal);
+                // Only a local return URL is honoured: an absolute one would make this page an open redirect.
+                return LocalRedirect(Url.IsLocalUrl(ReturnUrl) ? ReturnUrl! : "/projects");
+            case SignInOutcome.Blocked blocked:
+                ModelState.AddModelError(string.Empty, blocked.Message);
+                Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                Response.Headers.RetryAfter = blocked.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+                return Page();
+            default:
+                ModelState.AddModelError(string.Empty, "The email or the password is not right.");
+                return Page();
         }
-        await HttpContext.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, principal);
-        // Only a local return URL is honoured: an absolute one would make this page an open redirect.
-        return LocalRedirect(Url.IsLocalUrl(ReturnUrl) ? ReturnUrl! : "/projects");
     }
 }
 

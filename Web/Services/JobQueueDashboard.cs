@@ -1,5 +1,6 @@
 using Domain.Jobs;
 using Queue;
+using Web.Infrastructure;
 
 namespace Web.Services;
 
@@ -31,6 +32,30 @@ internal sealed class JobQueueDashboard(IJobQueueAdmin admin)
         }
         return summaries;
     }
+
+    /// <summary>
+    /// A page of the tenant's jobs in <paramref name="state"/> on <paramref name="queue"/>; the total is the tenant's
+    /// count of jobs in that state (read just before the page, so the two can differ by what happened in between).
+    /// </summary>
+    public async Task<Paged<JobDetails>> JobsAsync(string queue, JobState state, PageRequest request, CancellationToken cancellationToken)
+    {
+        var total = CountOf(await admin.GetCountsAsync(queue, cancellationToken), state);
+        if (request.ClampToLastPage && total > 0 && ((long)request.Page - 1) * request.PageSize >= total)
+        {
+            request = request with { Page = (int)((total + request.PageSize - 1) / request.PageSize) };
+        }
+        var jobs = await admin.GetJobsAsync(queue, state, request.Offset, request.PageSize, cancellationToken);
+        return new Paged<JobDetails>(jobs, request.Page, request.PageSize, total);
+    }
+
+    public static long CountOf(JobCounts counts, JobState state) => state switch
+    {
+        JobState.Waiting => counts.Waiting,
+        JobState.Active => counts.Active,
+        JobState.Delayed => counts.Delayed,
+        JobState.Completed => counts.Completed,
+        _ => counts.Failed,
+    };
 
     /// <summary>Whether this tenant's jobs are held on every queue, why and since when.</summary>
     public Task<TenantHold> HoldAsync(CancellationToken cancellationToken) => admin.GetHoldAsync(cancellationToken);

@@ -87,7 +87,12 @@ try
         BaseAddress = new Uri(Url(webPort)),
         Timeout = TimeSpan.FromSeconds(60),
     };
-    (await http.PostAsJsonAsync("/api/account/signin", new { email = AdminEmail, password = Password })).EnsureSuccessStatusCode();
+    using (var signIn = (await http.PostAsJsonAsync("/api/account/signin", new { email = AdminEmail, password = Password })).EnsureSuccessStatusCode())
+    {
+        // Cookie-authenticated posts carry the antiforgery token the sign-in answers with.
+        var signedIn = await signIn.Content.ReadFromJsonAsync<JsonElement>();
+        http.DefaultRequestHeaders.Add(signedIn.GetProperty("antiforgeryHeader").GetString()!, signedIn.GetProperty("antiforgeryToken").GetString());
+    }
     var colleague = await IdAsync(await http.PostAsJsonAsync("/api/users",
         new { email = ColleagueEmail, name = "Second Admin", password = "colleague-password-1", isAdmin = true, emailPreference = "Immediate" }));
     var project = await IdAsync(await http.PostAsJsonAsync("/api/projects", new { name = "Outage" }));

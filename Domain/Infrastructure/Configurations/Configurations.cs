@@ -69,6 +69,9 @@ internal sealed class TestResultConfiguration : IEntityTypeConfiguration<TestRes
         builder.HasIndex(r => r.ExecutedById).HasFilter("executed_by_id IS NOT NULL");
         // The forecast reads a case's most recent results: this index serves it without a sort.
         builder.HasIndex(r => new { r.CaseId, r.ExecutedAt }).IsDescending(false, true);
+        // A run's results are read a page at a time in id order; this index serves the page and the run's total
+        // (and stands in for the foreign key's own index on run_id).
+        builder.HasIndex(r => new { r.RunId, r.Id });
     }
 }
 
@@ -149,6 +152,19 @@ internal sealed class ImportConfiguration : IEntityTypeConfiguration<Import>
         builder.Property(i => i.Status).HasConversion<string>().HasMaxLength(20);
         builder.Property(i => i.Error).HasMaxLength(4000);
         builder.HasOne(i => i.Project).WithMany().HasForeignKey(i => i.ProjectId).OnDelete(DeleteBehavior.SetNull);
+    }
+}
+
+internal sealed class SignInThrottleConfiguration : IEntityTypeConfiguration<SignInThrottle>
+{
+    public void Configure(EntityTypeBuilder<SignInThrottle> builder)
+    {
+        builder.ToTable("sign_in_throttles");
+        builder.HasKey(t => t.Subject);
+        // "address:" + an IPv6 address is at most 53 characters; "account:" + an email at most 328.
+        builder.Property(t => t.Subject).HasMaxLength(400);
+        // Forgetting quiet rows reads them oldest first.
+        builder.HasIndex(t => t.LastFailureAt);
     }
 }
 

@@ -357,6 +357,32 @@ namespace Domain.Infrastructure.Migrations
                     b.ToTable("projects", (string)null);
                 });
 
+            modelBuilder.Entity("Domain.Model.SignInThrottle", b =>
+                {
+                    b.Property<string>("Subject")
+                        .HasMaxLength(400)
+                        .HasColumnType("character varying(400)")
+                        .HasColumnName("subject");
+
+                    b.Property<int>("Failures")
+                        .HasColumnType("integer")
+                        .HasColumnName("failures");
+
+                    b.Property<DateTimeOffset>("LastFailureAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("last_failure_at");
+
+                    b.Property<DateTimeOffset?>("LockedUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("locked_until");
+
+                    b.HasKey("Subject");
+
+                    b.HasIndex("LastFailureAt");
+
+                    b.ToTable("sign_in_throttles", (string)null);
+                });
+
             modelBuilder.Entity("Domain.Model.TenantMarker", b =>
                 {
                     b.Property<int>("Id")
@@ -476,10 +502,10 @@ namespace Domain.Infrastructure.Migrations
                     b.HasIndex("ExecutedById")
                         .HasFilter("executed_by_id IS NOT NULL");
 
-                    b.HasIndex("RunId");
-
                     b.HasIndex("CaseId", "ExecutedAt")
                         .IsDescending(false, true);
+
+                    b.HasIndex("RunId", "Id");
 
                     b.ToTable("test_results", null, t =>
                         {

@@ -11,7 +11,7 @@ namespace Web.Pages.Admin;
 
 internal sealed class ReindexModel(TenantDbContext db, ReindexService reindex, SearchService search) : PageModel
 {
-    public IReadOnlyList<ProjectOption> Projects { get; private set; } = [];
+    public ProjectChoice Projects { get; private set; } = null!;
 
     /// <summary>The engine that serves this tenant; only Elasticsearch has anything to reindex.</summary>
     public string Engine { get; private set; } = SearchEngines.PostgreSql;
@@ -46,7 +46,7 @@ internal sealed class ReindexModel(TenantDbContext db, ReindexService reindex, S
     private async Task LoadAsync(CancellationToken cancellationToken)
     {
         Engine = search.Engine;
-        Projects = await db.Projects.AsNoTracking().OrderBy(p => p.Name).Select(p => new ProjectOption(p.Id, p.Name)).ToListAsync(cancellationToken);
+        Projects = await ProjectChoice.LoadAsync(db, cancellationToken);
     }
 }
 

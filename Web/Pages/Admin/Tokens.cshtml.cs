@@ -10,7 +10,12 @@ namespace Web.Pages.Admin;
 
 internal sealed class TokensModel(TenantDbContext db, ApiTokens tokens, TimeProvider time) : PageModel
 {
-    public IReadOnlyList<TokenDto> Tokens { get; private set; } = [];
+    public const int PageSize = 25;
+
+    public Paged<TokenDto> Tokens { get; private set; } = null!;
+
+    [BindProperty(SupportsGet = true, Name = "p")]
+    public int? PageNumber { get; set; }
 
     /// <summary>The token just created: rendered in this response only, never stored in clear.</summary>
     public string? CreatedSecret { get; private set; }
@@ -50,7 +55,7 @@ internal sealed class TokensModel(TenantDbContext db, ApiTokens tokens, TimeProv
     {
         var userId = User.UserId();
         Tokens = await db.ApiTokens.AsNoTracking().Where(t => t.UserId == userId).OrderByDescending(t => t.Id)
-            .Select(t => new TokenDto(t.Id, t.Name, t.CreatedAt, t.ExpiresAt, t.RevokedAt)).ToListAsync(cancellationToken);
+            .Select(t => new TokenDto(t.Id, t.Name, t.CreatedAt, t.ExpiresAt, t.RevokedAt)).ToPagedAsync(PageRequest.ForPage(PageNumber, PageSize), cancellationToken);
     }
 }
 

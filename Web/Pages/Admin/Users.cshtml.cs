@@ -5,13 +5,19 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
+using Web.Infrastructure;
 using Web.Services;
 
 namespace Web.Pages.Admin;
 
 internal sealed class UsersModel(TenantDbContext db, UserAccounts accounts) : PageModel
 {
-    public IReadOnlyList<User> Users { get; private set; } = [];
+    public const int PageSize = 50;
+
+    public Paged<Apis.UserDto> Users { get; private set; } = null!;
+
+    [BindProperty(SupportsGet = true, Name = "p")]
+    public int? PageNumber { get; set; }
 
     [BindProperty]
     public NewUserInput Input { get; set; } = new();
@@ -45,8 +51,19 @@ internal sealed class UsersModel(TenantDbContext db, UserAccounts accounts) : Pa
         return Page();
     }
 
+    /// <summary>Lifts a sign-in lock on the user's account and forgets its failed attempts.</summary>
+    public async Task<IActionResult> OnPostUnlockAsync(long userId, CancellationToken cancellationToken)
+    {
+        if (!await accounts.UnlockAsync(userId, cancellationToken))
+        {
+            return NotFound();
+        }
+        TempData["Message"] = "Account unlocked: its failed sign-ins are forgotten.";
+        return Redirect(PageNumber is > 1 ? $"/admin/users?p={PageNumber}" : "/admin/users");
+    }
+
     private async Task LoadAsync(CancellationToken cancellationToken) =>
-        Users = await db.Users.AsNoTracking().OrderBy(u => u.Email).ToListAsync(cancellationToken);
+        Users = await accounts.ListAsync(PageRequest.ForPage(PageNumber, PageSize), cancellationToken);
 }
 
 public sealed class NewUserInput

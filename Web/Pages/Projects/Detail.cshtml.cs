@@ -14,7 +14,7 @@ internal sealed class ProjectDetailModel(TenantDbContext db, TestRunService runs
 {
     public sealed record CaseLine(long Id, string Title, long? Forecast, int Issues);
 
-    public sealed record RunLine(long Id, string Name, DateTimeOffset CreatedAt, int Results, int Failed);
+    public sealed record RunLine(long Id, string Name, DateTimeOffset CreatedAt, long Results, long Failed);
 
     public sealed record IntegrationLine(long Id, string BaseUrl, string ProjectKey, string? Username, DateTimeOffset? LastSyncedAt);
 
@@ -23,9 +23,18 @@ internal sealed class ProjectDetailModel(TenantDbContext db, TestRunService runs
 
     public Project Project { get; private set; } = null!;
 
-    public IReadOnlyList<CaseLine> Cases { get; private set; } = [];
+    public const int CasesPageSize = 50;
+    public const int RunsPageSize = 20;
 
-    public IReadOnlyList<RunLine> Runs { get; private set; } = [];
+    public Paged<CaseLine> Cases { get; private set; } = null!;
+
+    public Paged<RunLine> Runs { get; private set; } = null!;
+
+    [BindProperty(SupportsGet = true, Name = "cases")]
+    public int? CasesPage { get; set; }
+
+    [BindProperty(SupportsGet = true, Name = "runs")]
+    public int? RunsPage { get; set; }
 
     public IReadOnlyList<IntegrationLine> Integrations { get; private set; } = [];
 
@@ -128,9 +137,14 @@ internal sealed class ProjectDetailModel(TenantDbContext db, TestRunService runs
         }
         Project = project;
         Cases = await db.TestCases.AsNoTracking().Where(c => c.ProjectId == Id).OrderBy(c => c.Id)
-            .Select(c => new CaseLine(c.Id, c.Title, c.ForecastDurationMs, c.Issues.Count)).ToListAsync(cancellationToken);
-        Runs = await db.TestRuns.AsNoTracking().Where(r => r.ProjectId == Id).OrderByDescending(r => r.Id)
-            .Select(r => new RunLine(r.Id, r.Name, r.CreatedAt, r.Results.Count, r.Results.Count(x => x.Status == TestResultStatus.Failed))).ToListAsync(cancellationToken);
+            .Select(c => new CaseLine(c.Id, c.Title, c.ForecastDurationMs, c.Issues.Count))
+            .ToPagedAsync(PageRequest.ForPage(CasesPage, CasesPageSize), cancellationToken);
+        var runs = await db.TestRuns.AsNoTracking().Where(r => r.ProjectId == Id).OrderByDescending(r => r.Id)
+            .ToPagedAsync(PageRequest.ForPage(RunsPage, RunsPageSize), cancellationToken);
+        var totals = await Apis.ProjectsApi.TotalsAsync(db, [.. runs.Items.Select(r => r.Id)], cancellationToken);
+        Runs = runs.Select(r => totals.GetValueOrDefault(r.Id) is { } t
+            ? new RunLine(r.Id, r.Name, r.CreatedAt, t.Results, t.ByStatus.GetValueOrDefault(TestResultStatus.Failed))
+            : new RunLine(r.Id, r.Name, r.CreatedAt, 0, 0));
         Integrations = await db.TrackerIntegrations.AsNoTracking().Where(i => i.ProjectId == Id).OrderBy(i => i.Id)
             .Select(i => new IntegrationLine(i.Id, i.BaseUrl, i.ProjectKey, i.Username, i.LastSyncedAt)).ToListAsync(cancellationToken);
         return true;

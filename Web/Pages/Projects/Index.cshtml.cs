@@ -5,12 +5,18 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.EntityFrameworkCore;
 using Web.Apis;
+using Web.Infrastructure;
 
 namespace Web.Pages.Projects;
 
 internal sealed class ProjectsModel(TenantDbContext db, TimeProvider time) : PageModel
 {
-    public IReadOnlyList<ProjectDto> Projects { get; private set; } = [];
+    public const int PageSize = 50;
+
+    public Paged<ProjectDto> Projects { get; private set; } = null!;
+
+    [BindProperty(SupportsGet = true, Name = "p")]
+    public int? PageNumber { get; set; }
 
     [BindProperty]
     public NewProjectInput Input { get; set; } = new();
@@ -32,9 +38,9 @@ internal sealed class ProjectsModel(TenantDbContext db, TimeProvider time) : Pag
     }
 
     private async Task LoadAsync(CancellationToken cancellationToken) =>
-        Projects = await db.Projects.AsNoTracking().OrderBy(p => p.Name)
+        Projects = await db.Projects.AsNoTracking().OrderBy(p => p.Name).ThenBy(p => p.Id)
             .Select(p => new ProjectDto(p.Id, p.Name, p.Description, p.CreatedAt, p.Cases.Count, p.Runs.Count))
-            .ToListAsync(cancellationToken);
+            .ToPagedAsync(PageRequest.ForPage(PageNumber, PageSize), cancellationToken);
 }
 
 public sealed class NewProjectInput

@@ -20,9 +20,24 @@ internal sealed class RunDetailModel(TenantDbContext db, TestRunService runs) : 
 
     public string ProjectName { get; private set; } = "";
 
-    public IReadOnlyList<ResultLine> Results { get; private set; } = [];
+    public const int ResultsPageSize = 100;
+    public const int CasesPageSize = 50;
 
-    /// <summary>One row per case of the project; rows left "not run" are not recorded.</summary>
+    public Paged<ResultLine> Results { get; private set; } = null!;
+
+    /// <summary>The run's results per status, over all its results (not just this page).</summary>
+    public Apis.RunTotals Totals { get; private set; } = null!;
+
+    [BindProperty(SupportsGet = true, Name = "p")]
+    public int? ResultsPage { get; set; }
+
+    [BindProperty(SupportsGet = true, Name = "cases")]
+    public int? CasesPage { get; set; }
+
+    /// <summary>The project's cases a page at a time, for the form that records results.</summary>
+    public Paged<ResultRow> Cases { get; private set; } = null!;
+
+    /// <summary>One row per case of the form's page; rows left "not run" are not recorded.</summary>
     [BindProperty]
     public IList<ResultRow> Record { get; set; } = [];
 
@@ -32,8 +47,7 @@ internal sealed class RunDetailModel(TenantDbContext db, TestRunService runs) : 
         {
             return NotFound();
         }
-        Record = await db.TestCases.AsNoTracking().Where(c => c.ProjectId == Run.ProjectId).OrderBy(c => c.Id)
-            .Select(c => new ResultRow { CaseId = c.Id, CaseTitle = c.Title }).ToListAsync(cancellationToken);
+        Record = [.. Cases.Items];
         return Page();
     }
 
@@ -52,7 +66,7 @@ internal sealed class RunDetailModel(TenantDbContext db, TestRunService runs) : 
                     x.row.ElapsedSeconds is { } s ? (long)Math.Round(s * 1000) : null, x.row.Comment)).ToList();
                 var rows = await runs.RecordResultsAsync(Id, inputs, User.UserId(), User.Identity?.Name ?? "Someone", cancellationToken);
                 TempData["Message"] = $"{rows.Count} result(s) recorded.";
-                return Redirect($"/runs/{Id}");
+                return Redirect(CasesPage is > 1 ? $"/runs/{Id}?cases={CasesPage}" : $"/runs/{Id}");
             }
             catch (InvalidRequestException refusal)
             {
@@ -95,7 +109,12 @@ internal sealed class RunDetailModel(TenantDbContext db, TestRunService runs) : 
         ProjectName = run.Project!.Name;
         Results = await db.TestResults.AsNoTracking().Where(r => r.RunId == Id).OrderBy(r => r.Id)
             .Select(r => new ResultLine(r.CaseId, r.Case!.Title, r.Status, r.ElapsedMs, r.Comment, r.ExecutedBy == null ? null : r.ExecutedBy.Name, r.ExecutedAt))
-            .ToListAsync(cancellationToken);
+            .ToPagedAsync(PageRequest.ForPage(ResultsPage, ResultsPageSize), cancellationToken);
+        Totals = (await Apis.ProjectsApi.TotalsAsync(db, [Id], cancellationToken)).GetValueOrDefault(Id)
+            ?? new Apis.RunTotals(0, new Dictionary<TestResultStatus, long>());
+        Cases = await db.TestCases.AsNoTracking().Where(c => c.ProjectId == run.ProjectId).OrderBy(c => c.Id)
+            .Select(c => new ResultRow { CaseId = c.Id, CaseTitle = c.Title })
+            .ToPagedAsync(PageRequest.ForPage(CasesPage, CasesPageSize), cancellationToken);
         return true;
     }
 }

@@ -13,6 +13,7 @@ internal sealed class JobModel(IJobQueueAdmin admin, IConfiguration configuratio
     /// </summary>
     public string? DashboardTraceUrl =>
         configuration["DASHBOARD_URL"] is { Length: > 0 } dashboard && Job.TraceParent?.Split('-') is [_, { Length: 32 } traceId, _, _]
+            && traceId.All(char.IsAsciiHexDigit)
             ? $"{dashboard.TrimEnd('/')}/traces/detail/{traceId}"
             : null;
 

@@ -2,12 +2,13 @@ using System.ComponentModel.DataAnnotations;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Queue;
+using Web.Infrastructure;
 using Web.Services;
 
 namespace Web.Pages.Admin.Queues;
 
 /// <summary>One queue's jobs in one state, a page at a time, with the actions an operator may take on them.</summary>
-internal sealed class JobsModel(IJobQueueAdmin admin) : PageModel
+internal sealed class JobsModel(IJobQueueAdmin admin, JobQueueDashboard dashboard) : PageModel
 {
     public const int PageSize = 25;
 
@@ -20,9 +21,7 @@ internal sealed class JobsModel(IJobQueueAdmin admin) : PageModel
     [BindProperty(SupportsGet = true, Name = "p")]
     public int PageNumber { get; set; } = 1;
 
-    public IReadOnlyList<JobDetails> Jobs { get; private set; } = [];
-
-    public bool HasNext { get; private set; }
+    public Paged<JobDetails> Jobs { get; private set; } = null!;
 
     public CleanInput Clean { get; set; } = new();
 
@@ -77,14 +76,8 @@ internal sealed class JobsModel(IJobQueueAdmin admin) : PageModel
         return Redirect($"/admin/queues/{Queue}/{State}?p={Math.Max(1, PageNumber)}");
     }
 
-    private async Task LoadAsync(CancellationToken cancellationToken)
-    {
-        PageNumber = Math.Max(1, PageNumber);
-        // One more than a page tells whether there is a next page.
-        var jobs = await admin.GetJobsAsync(Queue, State, (PageNumber - 1) * PageSize, PageSize + 1, cancellationToken);
-        HasNext = jobs.Count > PageSize;
-        Jobs = [.. jobs.Take(PageSize)];
-    }
+    private async Task LoadAsync(CancellationToken cancellationToken) =>
+        Jobs = await dashboard.JobsAsync(Queue, State, PageRequest.ForPage(PageNumber, PageSize), cancellationToken);
 }
 
 public sealed class CleanInput
