@@ -1,4 +1,3 @@
-using Aspire.Hosting.Redis;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Queue;
@@ -27,6 +26,9 @@ public sealed class ValkeyUserResource(string name, string user, ParameterResour
 
 /// <summary>How the job queue uses this Valkey: its shards per queue and the replicas a write waits for.</summary>
 public sealed record ValkeyTopologyAnnotation(int Shards, int WaitForReplicas) : IResourceAnnotation;
+
+/// <summary>Publish this Valkey container as a cluster of <paramref name="Masters"/> masters with <paramref name="ReplicasPerMaster"/> replicas each.</summary>
+public sealed record ValkeyClusterAnnotation(int Masters, int ReplicasPerMaster) : IResourceAnnotation;
 
 /// <summary>The users declared on one Valkey server, for its ACL file.</summary>
 internal sealed class ValkeyUsersAnnotation : IResourceAnnotation
@@ -152,19 +154,20 @@ public static class ValkeyBuilderExtensions
         {
             return builder.AddValkeyCluster(name, masters, replicas).WithAnnotation(topology);
         }
-        return builder.AddSingleValkey(name).WithAnnotation(topology);
+        var single = builder.AddSingleValkey(name).WithAnnotation(topology);
+        if ((masters > 1 || replicas > 0) && single.Resource is ValkeyContainerResource)
+        {
+            // Published (Kubernetes): a StatefulSet cluster. A local container stays one node.
+            single.WithAnnotation(new ValkeyClusterAnnotation(masters, replicas));
+        }
+        return single;
     }
 
     private static IResourceBuilder<IResourceWithConnectionString> AddSingleValkey(this IDistributedApplicationBuilder builder, string name)
     {
         if (ContainerRuntime.UseContainers(builder))
         {
-            return builder.AddRedis(name)
-                .WithAnnotation(new ValkeyUsersAnnotation())
-                .WithImage(Image, Tag)
-                .WithImageRegistry("docker.io")
-                .WithDataVolume($"{name}-data")
-                .WithAppendOnlyFile();
+            return builder.AddValkeyContainer(name);
         }
 
         var password = ParameterResourceBuilderExtensions.CreateDefaultPasswordParameter(builder, $"{name}-password", special: false);
@@ -220,24 +223,4 @@ public static class ValkeyBuilderExtensions
             File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         }
     }
-
-    /// <summary>Turns on Valkey's append-only file in the container, after the arguments Aspire's Redis integration gives it.</summary>
-    private static IResourceBuilder<RedisResource> WithAppendOnlyFile(this IResourceBuilder<RedisResource> builder) =>
-        builder.WithArgs(context =>
-        {
-            string[] aof = ["--appendonly", "yes", "--appendfsync", AppendFsync];
-            // Published, the integration runs `/bin/sh -c "<one command line>"`: extend that line. In run mode it passes arguments one by one.
-            var shell = context.Args.IndexOf("-c");
-            if (shell >= 0 && shell + 1 < context.Args.Count && context.Args[shell + 1] is string line)
-            {
-                context.Args[shell + 1] = line + " " + string.Join(' ', aof);
-            }
-            else
-            {
-                foreach (var arg in aof)
-                {
-                    context.Args.Add(arg);
-                }
-            }
-        });
 }

@@ -20,7 +20,7 @@ namespace Hosting.Publishing;
 /// <c>$(SECRET_...)</c>. The tenants' settings are ConfigMaps (plain) and Secrets (a file per password or key) projected
 /// into <c>/etc/tenant-settings</c>. <c>secrets/secrets.env.example</c> lists the keys the operator fills in.</para>
 /// </summary>
-internal sealed class KubernetesManifestWriter(DistributedApplicationExecutionContext executionContext, KubernetesOptions options, ILogger logger)
+internal sealed partial class KubernetesManifestWriter(DistributedApplicationExecutionContext executionContext, KubernetesOptions options, ILogger logger)
 {
     private const int ProjectHttpPort = 8080;
     private const long AppUser = 1654;
@@ -99,9 +99,16 @@ internal sealed class KubernetesManifestWriter(DistributedApplicationExecutionCo
             }
         }
 
+        var secrets = Path.Combine(directory, "secrets");
+        Directory.CreateDirectory(secrets);
+        var files = new List<string>();
+        if (plans.Select(p => p.Resource).OfType<ValkeyContainerResource>().FirstOrDefault() is { } valkey)
+        {
+            files.AddRange(await WriteValkeyAclAsync(valkey, secrets, cancellationToken));
+        }
+
         var referencedBy = plans.SelectMany(p => p.References.Select(r => (Target: r, Source: p.Resource)))
             .ToLookup(x => x.Target, x => x.Source);
-        var files = new List<string>();
         async Task WriteFileAsync(string name, IEnumerable<object> documents)
         {
             var text = new StringBuilder();
@@ -137,8 +144,6 @@ internal sealed class KubernetesManifestWriter(DistributedApplicationExecutionCo
             await WriteFileAsync(plan.Resource.Name + ".yaml", documents);
         }
 
-        var secrets = Path.Combine(directory, "secrets");
-        Directory.CreateDirectory(secrets);
         await File.WriteAllTextAsync(Path.Combine(secrets, "secrets.env.example"), _catalog.Example(options.Namespace), cancellationToken);
         var script = Path.Combine(secrets, "secrets.sh");
         await using (var resource = Assembly.GetExecutingAssembly().GetManifestResourceStream("Hosting.Resources.secrets.sh")!)
@@ -193,6 +198,14 @@ internal sealed class KubernetesManifestWriter(DistributedApplicationExecutionCo
                     {
                         plan.References.Add(endpoint.Resource);
                     }
+                }
+            }
+            if (resource is ValkeyContainerResource)
+            {
+                // The users' passwords reach Valkey as its ACL file, a Secret of their own (WriteValkeyAclAsync).
+                foreach (var key in values.Keys.Where(k => k.StartsWith("VALKEY_PASSWORD_", StringComparison.Ordinal)).ToList())
+                {
+                    values.Remove(key);
                 }
             }
             foreach (var (key, value) in values)
@@ -525,6 +538,10 @@ internal sealed class KubernetesManifestWriter(DistributedApplicationExecutionCo
                 podVolumes.Add(new V1Volume { Name = volume, ConfigMap = new V1ConfigMapVolumeSource { Name = $"{name}-{volume}", DefaultMode = Convert.ToInt32("755", 8) } });
             }
         }
+        if (resource is ValkeyContainerResource valkey)
+        {
+            ValkeyPod(valkey, container, podVolumes, ports);
+        }
         var pod = new V1PodTemplateSpec
         {
             Metadata = new V1ObjectMeta { Labels = Labels(name, kind) },
@@ -567,6 +584,10 @@ internal sealed class KubernetesManifestWriter(DistributedApplicationExecutionCo
             },
         ];
         documents.Add(Policy(plan, kind, ingress));
+        if (resource is ValkeyContainerResource clustered && clustered.TryGetLastAnnotation<ValkeyClusterAnnotation>(out var cluster))
+        {
+            ValkeyCluster(clustered, cluster, documents, container, pod);
+        }
         return documents;
     }
 

@@ -86,6 +86,9 @@ public sealed class SecretCatalog
         }
     }
 
+    /// <summary>The key of a parameter that some published resource uses; null for one that none does.</summary>
+    public SecretKey? TryFor(ParameterResource parameter) => _byParameter.GetValueOrDefault(parameter);
+
     public SecretKey For(ParameterResource parameter) =>
         _byParameter.TryGetValue(parameter, out var key) ? key : throw new InvalidOperationException($"Parameter {parameter.Name} has no Secret (Place was not called).");
 

@@ -118,6 +118,23 @@ yaml|apply)
         print "  " quote(key) ": " quote(value[key]) > out
       }
     }' "$tmp_layout" "$values"
+  # Valkey's ACL file, in parts of a Secret each: the templates beside this script with every @@key@@ replaced by its value
+  # (the keys were checked above: present, and [plain], so without white space).
+  for template in "$(dirname "$0")"/valkey-acl-*.template; do
+    [ -f "$template" ] || continue
+    part=${template##*/valkey-acl-}; part=${part%.template}
+    awk -v ns="$namespace" -v part="$part" '
+      FNR == NR { if ($0 !~ /^[ \t]*#/) { i = index($0, "="); if (i > 0) { k = substr($0, 1, i - 1); sub(/^[ \t]+/, "", k); value[k] = substr($0, i + 1) } } next }
+      FNR == 1 {
+        print "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: valkey-acl-" part "\n  namespace: " ns
+        print "  labels:\n    app.kubernetes.io/part-of: multi-tenant-jobs\ntype: Opaque\nstringData:\n  users-" part ".acl: |"
+      }
+      {
+        line = $0
+        while (match(line, /@@[^@]+@@/)) { line = substr(line, 1, RSTART - 1) value[substr(line, RSTART + 2, RLENGTH - 4)] substr(line, RSTART + RLENGTH) }
+        print "    " line
+      }' "$values" "$template" >> "$tmp_yaml"
+  done
   # Secrets grouped by name: the layout lists each Secret's keys together, so one pass wrote each Secret whole.
   if [ "$command" = yaml ]; then
     cat "$tmp_yaml"

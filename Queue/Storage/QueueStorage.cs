@@ -756,18 +756,27 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
         }
     }
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _layoutChecked = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (long At, Task Check)> _layoutChecks = new(StringComparer.Ordinal);
 
     /// <summary>
     /// Refuses to write jobs of <paramref name="queue"/> while its data is recorded with another shard count (they would
-    /// land where no worker looks). Checked once a minute per queue: one read.
+    /// land where no worker looks). Checked once a minute per queue: one read, shared by the enqueues that arrive while
+    /// it is under way (so they go on in the order they came).
     /// </summary>
-    private async Task CheckLayoutAsync(string queue)
+    private Task CheckLayoutAsync(string queue)
     {
-        if (_layoutChecked.TryGetValue(queue, out var at) && Environment.TickCount64 - at < 60_000)
+        var now = Environment.TickCount64;
+        if (_layoutChecks.TryGetValue(queue, out var known) && now - known.At < 60_000 && !known.Check.IsFaulted)
         {
-            return;
+            return known.Check;
         }
+        var check = ReadLayoutAsync(queue);
+        _layoutChecks[queue] = (now, check);
+        return check;
+    }
+
+    private async Task ReadLayoutAsync(string queue)
+    {
         var db = await connection.DatabaseAsync();
         var recorded = await db.HashGetAsync(Layout.Anchor(queue), "shards");
         if (!recorded.IsNull && (int)recorded != Layout.ShardCount)
@@ -776,7 +785,6 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
                 $"Cannot enqueue on queue '{queue}': the queue is laid out in {recorded} shards, this client uses {Layout.ShardCount} (JobQueueOptions.Shards, QUEUE_SHARDS). " +
                 "Give every client and worker the same number of shards.");
         }
-        _layoutChecked[queue] = Environment.TickCount64;
     }
 
     /// <summary>

@@ -5,6 +5,7 @@ using k8s;
 using k8s.Models;
 using Microsoft.Extensions.Configuration;
 using Tenancy;
+using Tests.Infrastructure;
 
 namespace Tests.AppHost;
 
@@ -36,8 +37,8 @@ public sealed class KubernetesPublishingTests
         {
             var published = new Published();
             var ids = tenants.ToList();
-            foreach (var name in ids.SelectMany(id => new[] { $"admin-password-{id}", $"db-password-{id}", $"signing-key-{id}" })
-                .Concat(["valkey-password", "postgres-password", "smtp-password"]))
+            foreach (var name in ids.SelectMany(id => new[] { $"admin-password-{id}", $"db-password-{id}", $"signing-key-{id}", $"valkey-password-web-{id}" })
+                .Concat(["valkey-password", "valkey-password-workers", "valkey-password-scheduler", "postgres-password", "smtp-password"]))
             {
                 published.Secrets[name] = "S3cr3t" + Guid.NewGuid().ToString("N");
             }
@@ -136,10 +137,63 @@ public sealed class KubernetesPublishingTests
         var secrets = await ValidateAsync("-", yaml.Output);
         Assert.True(secrets.ExitCode == 0, secrets.Output);
         var created = KubernetesYaml.LoadAllFromString(yaml.Output).OfType<V1Secret>().ToList();
-        Assert.Equal(["apphost-secrets", "scheduler-secrets", "tenant-secrets-0", "valkey-secrets", "web-tenant-a-secrets", "web-tenant-b-secrets", "web-tenant-c-secrets", "workers-secrets"],
+        Assert.Equal(["apphost-secrets", "scheduler-secrets", "tenant-secrets-0", "valkey-acl-0", "valkey-secrets", "web-tenant-a-secrets", "web-tenant-b-secrets", "web-tenant-c-secrets", "workers-secrets"],
             created.Select(s => s.Metadata.Name).Order(StringComparer.Ordinal));
         Assert.Equal("relay pass \"quoted\"", created.Single(s => s.Metadata.Name == "workers-secrets").StringData["smtp-password"]);
         Assert.All(created, s => Assert.Equal("jobs", s.Metadata.NamespaceProperty));
+    }
+
+    [Fact]
+    public async Task The_Valkey_ACL_made_from_the_values_file_confines_each_tenants_web_app_on_a_real_server()
+    {
+        using var published = await Published.RunAsync(["tenant-a", "tenant-b"]);
+        var values = Path.Combine(published.Root, "values.env");
+        await SecretsAsync(published, "init", values);
+        var yaml = await SecretsAsync(published, "yaml", values);
+        Assert.True(yaml.ExitCode == 0, yaml.Output);
+        var acl = string.Concat(KubernetesYaml.LoadAllFromString(yaml.Output).OfType<V1Secret>()
+            .Where(s => s.Metadata.Name.StartsWith("valkey-acl-", StringComparison.Ordinal))
+            .SelectMany(s => s.StringData.Values));
+        var password = File.ReadAllLines(values).Select(l => l.Split('=', 2)).Where(p => p.Length == 2).ToDictionary(p => p[0], p => p[1]);
+
+        // The Valkey pod joins the parts into its ACL file: the same here, loaded by a real server.
+        await using var server = await AclFileServer.StartAsync(acl);
+        await using var webA = await RespClient.ConnectAsync(server.Port, "web-tenant-a", password["valkey-password-web-tenant-a"]);
+
+        Assert.Equal("1", await webA.SendAsync("SADD", "aq:q:{emails}:ready", "tenant-a"));
+        Assert.StartsWith("-NOPERM", await webA.SendAsync("HGETALL", "aq:t:tenant-b:{emails}:d"), StringComparison.Ordinal);
+        Assert.StartsWith("-NOPERM", await webA.SendAsync("FLUSHALL"), StringComparison.Ordinal);
+        await using var workers = await RespClient.ConnectAsync(server.Port, "workers", password["valkey-password-workers"]);
+        Assert.Equal("(nil)", await workers.SendAsync("GET", "aq:q:{emails}:reporter"));
+        await using var admin = await RespClient.ConnectAsync(server.Port, "admin", password["valkey-password"]);
+        Assert.Equal("PONG", await admin.SendAsync("PING"));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => RespClient.ConnectAsync(server.Port, "default", ""));
+        Assert.DoesNotContain(password["valkey-password-web-tenant-a"], string.Concat(Directory.GetFiles(published.Directory, "*", SearchOption.AllDirectories).Select(File.ReadAllText)), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_Valkey_cluster_is_published_as_a_StatefulSet_of_masters_and_replicas_joined_by_a_job_and_every_service_knows_its_shards()
+    {
+        using var published = await Published.RunAsync(["tenant-a"], "--AppHost:Valkey:Masters", "3", "--AppHost:Valkey:Replicas", "1");
+        var documents = published.Documents();
+
+        var manifests = await ValidateAsync(published.Directory);
+        Assert.True(manifests.ExitCode == 0, manifests.Output);
+        var valkey = Assert.Single(documents["valkey"].OfType<V1StatefulSet>());
+        Assert.Equal(6, valkey.Spec.Replicas);
+        var node = valkey.Spec.Template.Spec.Containers.Single();
+        Assert.Contains("--cluster-enabled", node.Args);
+        Assert.Contains(node.Args, a => a.StartsWith("$(POD_NAME).valkey.", StringComparison.Ordinal));
+        Assert.Contains(node.VolumeMounts, m => m.MountPath == "/etc/valkey/acl");
+        Assert.Equal("None", Assert.Single(documents["valkey"].OfType<V1Service>()).Spec.ClusterIP);
+        var init = Assert.Single(documents["valkey"].OfType<V1Job>());
+        Assert.Contains("--cluster-replicas 1", init.Spec.Template.Spec.Containers.Single().Command[2], StringComparison.Ordinal);
+        Assert.Single(documents["valkey"].OfType<V1PodDisruptionBudget>());
+        foreach (var service in new[] { "web-tenant-a", "workers" })
+        {
+            var config = documents[service].OfType<V1ConfigMap>().Single(c => c.Metadata.Name == $"{service}-config").Data;
+            Assert.Equal(("3", "1"), (config["QUEUE_SHARDS"], config["QUEUE_WAIT_FOR_REPLICAS"]));
+        }
     }
 
     [Fact]

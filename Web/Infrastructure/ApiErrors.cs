@@ -70,6 +70,12 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problems) : IEx
                 Title = "It already exists.",
                 Detail = unique.ConstraintName,
             },
+            Queue.Storage.JobQueueFullException full => new ProblemDetails
+            {
+                Status = StatusCodes.Status429TooManyRequests,
+                Title = "Too many of this tenant's jobs are waiting on one queue; nothing was queued. Try again once some have run.",
+                Detail = full.Message,
+            },
             StackExchange.Redis.RedisException queueDown => new ProblemDetails
             {
                 Status = StatusCodes.Status503ServiceUnavailable,

@@ -100,6 +100,14 @@ internal sealed partial class OutboxRelay(IServiceScopeFactory scopes, OutboxSig
             {
                 break;
             }
+            catch (Queue.Storage.JobQueueFullException full)
+            {
+                // The tenant is at its ceiling on a queue: the rows stay, in order, until there is room (no stack: not a fault).
+                Log.AtCeiling(logger, full.Queue, full.Held, full.Ceiling, backoff.TotalSeconds);
+                await Task.Delay(backoff, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+                continue;
+            }
             catch (Exception e)
             {
                 // Valkey or the database is away: the rows stay and are relayed once both answer.
@@ -221,5 +229,8 @@ internal sealed partial class OutboxRelay(IServiceScopeFactory scopes, OutboxSig
 
         [LoggerMessage(2, LogLevel.Information, "Relaying a request's jobs did not finish in time ({Reason}); the background relay delivers them")]
         public static partial void InlineRelayFailed(ILogger logger, string reason);
+
+        [LoggerMessage(3, LogLevel.Warning, "The job outbox waits: {Held} jobs are waiting or delayed on queue {Queue}, this tenant's ceiling of {Ceiling}; trying again in {Seconds} s")]
+        public static partial void AtCeiling(ILogger logger, string queue, long held, long ceiling, double seconds);
     }
 }

@@ -5,7 +5,11 @@ using Web.Infrastructure;
 namespace Web.Services;
 
 /// <summary>One queue's line on Admin &gt; Job Queues.</summary>
-public sealed record QueueSummary(string Queue, JobCounts Counts, int EffectiveConcurrency, int Workers);
+public sealed record QueueSummary(string Queue, JobCounts Counts, int EffectiveConcurrency, int Workers, long? Ceiling = null)
+{
+    /// <summary>The tenant's waiting and delayed jobs reached the queue's ceiling: its next enqueue there is refused.</summary>
+    public bool AtCeiling => Ceiling is { } ceiling && Counts.Waiting + Counts.Delayed >= ceiling;
+}
 
 /// <summary>A running job that reports progress (imports and reindexes).</summary>
 public sealed record RunningJobProgress(string Queue, string Id, string Name, string? Progress, DateTimeOffset? StartedAt);
@@ -28,7 +32,8 @@ internal sealed class JobQueueDashboard(IJobQueueAdmin admin)
         {
             var counts = await admin.GetCountsAsync(queue, cancellationToken);
             var concurrency = await admin.GetConcurrencyAsync(queue, cancellationToken);
-            summaries.Add(new QueueSummary(queue, counts, concurrency.TotalConcurrency, concurrency.Workers.Count));
+            var ceiling = await admin.GetCeilingAsync(queue, cancellationToken);
+            summaries.Add(new QueueSummary(queue, counts, concurrency.TotalConcurrency, concurrency.Workers.Count, ceiling));
         }
         return summaries;
     }
