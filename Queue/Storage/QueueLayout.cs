@@ -75,7 +75,7 @@ internal sealed class QueueLayout
 
     /// <summary>Per-tenant key names, in the order the functions' tenant blocks declare them.</summary>
     public static readonly string[] TenantNames =
-        ["d", "st", "a", "sl", "lt", "ts", "tf", "ws", "pg", "er", "sk", "wait", "prio", "active", "delayed", "completed", "failed", "recurring", "stats"];
+        ["d", "r", "ws", "pg", "er", "sk", "wait", "prio", "active", "delayed", "completed", "failed", "recurring", "stats"];
 
     /// <summary>Per-tenant key names counts reads, in the order of its count blocks.</summary>
     public static readonly string[] CountNames = ["wait", "prio", "active", "delayed", "completed", "failed", "stats", "d"];

@@ -220,7 +220,6 @@ internal sealed class QueueRelayout(IConnectionMultiplexer connection, int datab
             }
             jobs += await Db.HashLengthAsync(t.Key("d"));
             // The running jobs' leases were the old shard's: they go back to the front of their line.
-            await Db.KeyDeleteAsync(t.Key("lt"));
             requeued += await t.RequeueRunningAsync(await Db.SetMembersAsync(t.Key("active")));
             var recurring = (await Db.SortedSetRangeByRankWithScoresAsync(from.RecurringDue))
                 .Where(e => ((string)e.Element!).StartsWith(tenant + "|", StringComparison.Ordinal)).ToList();
@@ -269,18 +268,27 @@ internal sealed class QueueRelayout(IConnectionMultiplexer connection, int datab
         /// <summary>Removes what an interrupted run may have left at the target.</summary>
         public Task<long> ClearAsync() => db.KeyDeleteAsync(Block);
 
-        /// <summary>A layout-1 job hash as the per-property fields of layout 2 (states renamed; lease, due and priority dropped: the lines hold them).</summary>
+        /// <summary>A layout-1 job hash as the fields of layout 2: its data, its run record, and its extras (priority order, progress, error).</summary>
         public void Job(string id, RedisValue data, Dictionary<string, RedisValue> fields)
         {
             Add("d", id, data);
-            var state = fields.TryGetValue("st", out var st) ? (string?)st : null;
-            if (state is "delayed" or "completed" or "failed")
+            string? Text(string name) => fields.TryGetValue(name, out var value) && !value.IsNullOrEmpty ? (string?)value : null;
+            DateTimeOffset? Time(string name) => Text(name) is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(ms, CultureInfo.InvariantCulture)) : null;
+            var state = Text("st") switch
             {
-                Add("st", id, state[..1]);
-            }
-            foreach (var name in new[] { "a", "sl", "ts", "tf", "ws", "pg", "er", "sk" })
+                "active" => JobState.Active,
+                "delayed" => JobState.Delayed,
+                "completed" => JobState.Completed,
+                "failed" => JobState.Failed,
+                _ => JobState.Waiting,
+            };
+            // A job that was running keeps its state here; RequeueRunningAsync puts it back to waiting.
+            var run = new RunRecord(state, int.Parse(Text("a") ?? "0", CultureInfo.InvariantCulture), int.Parse(Text("sl") ?? "0", CultureInfo.InvariantCulture),
+                Time("ts"), Time("tf"), "");
+            Add("r", id, run.Pack());
+            foreach (var name in new[] { "ws", "pg", "er", "sk" })
             {
-                if (fields.TryGetValue(name, out var value) && !value.IsNullOrEmpty)
+                if (Text(name) is { } value)
                 {
                     Add(name, id, value);
                 }
@@ -349,6 +357,7 @@ internal sealed class QueueRelayout(IConnectionMultiplexer connection, int datab
                 return 0;
             }
             var scores = await db.HashGetAsync(Key("ws"), active);
+            var records = await db.HashGetAsync(Key("r"), active);
             for (var i = active.Length - 1; i >= 0; i--)
             {
                 if (scores[i].IsNull)
@@ -359,10 +368,9 @@ internal sealed class QueueRelayout(IConnectionMultiplexer connection, int datab
                 {
                     await db.SortedSetAddAsync(Key("prio"), active[i], (double)scores[i]);
                 }
-                await db.HashDecrementAsync(Key("a"), active[i]);
+                var run = RunRecord.Parse(records[i]);
+                await db.HashSetAsync(Key("r"), active[i], (run with { State = JobState.Waiting, Attempts = Math.Max(0, run.Attempts - 1), LeaseToken = "" }).Pack());
             }
-            await db.HashDeleteAsync(Key("st"), active);
-            await db.HashDeleteAsync(Key("lt"), active);
             await db.KeyDeleteAsync(Key("active"));
             return active.Length;
         }

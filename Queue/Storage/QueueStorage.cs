@@ -44,6 +44,49 @@ internal sealed record Retention(int CompletedKeep, TimeSpan CompletedAge, int F
     public static Retention From(QueueOptions o) => new(o.CompletedKeepCount, o.CompletedMaxAge, o.FailedKeepCount, o.FailedMaxAge);
 }
 
+/// <summary>
+/// A job's run record as the functions keep it (hash <c>r</c>, one field per job): state|attempts|stalls|started ms|finished
+/// ms|lease token. State: empty waiting, a active, d delayed, c completed, f failed. No record: waiting, nothing run yet.
+/// </summary>
+internal sealed record RunRecord(JobState State, int Attempts, int Stalls, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string LeaseToken)
+{
+    public static RunRecord Parse(string? value)
+    {
+        if (value is null)
+        {
+            return new RunRecord(JobState.Waiting, 0, 0, null, null, "");
+        }
+        var f = value.Split('|', 6);
+        if (f.Length != 6)
+        {
+            throw new FormatException($"Corrupt run record '{value}'.");
+        }
+        static DateTimeOffset? Time(string ms) => ms.Length == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(ms, CultureInfo.InvariantCulture));
+        static int Number(string n) => n.Length == 0 ? 0 : int.Parse(n, CultureInfo.InvariantCulture);
+        var state = f[0] switch
+        {
+            "a" => JobState.Active,
+            "d" => JobState.Delayed,
+            "c" => JobState.Completed,
+            "f" => JobState.Failed,
+            _ => JobState.Waiting,
+        };
+        return new RunRecord(state, Number(f[1]), Number(f[2]), Time(f[3]), Time(f[4]), f[5]);
+    }
+
+    public string Pack() =>
+        string.Join('|', State switch
+        {
+            JobState.Active => "a",
+            JobState.Delayed => "d",
+            JobState.Completed => "c",
+            JobState.Failed => "f",
+            _ => "",
+        }, Attempts.ToString(CultureInfo.InvariantCulture), Stalls.ToString(CultureInfo.InvariantCulture),
+            StartedAt?.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture) ?? "",
+            FinishedAt?.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture) ?? "", LeaseToken);
+}
+
 /// <summary>The tenant's waiting and delayed jobs on a queue would pass its ceiling (thrown by enqueue).</summary>
 public sealed class JobQueueFullException : InvalidOperationException
 {
@@ -396,7 +439,7 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
                 if (!tenants.ContainsKey(job.Tenant))
                 {
                     tenants[job.Tenant] = tenants.Count + 1;
-                    keys.Add(Layout.TenantKey(queue, job.Tenant, "lt"));
+                    keys.Add(Layout.TenantKey(queue, job.Tenant, "r"));
                 }
             }
             var tokens = list.Select(j => j.LeaseToken).Distinct(StringComparer.Ordinal).ToList();
@@ -425,7 +468,7 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
     }
 
     public async Task<bool> ReportProgressAsync(FetchedJob job, string progressJson) =>
-        (int)await CallAsync("progress", [Layout.TenantKey(job.Queue, job.Tenant, "lt"), Layout.TenantKey(job.Queue, job.Tenant, "pg")],
+        (int)await CallAsync("progress", [Layout.TenantKey(job.Queue, job.Tenant, "r"), Layout.TenantKey(job.Queue, job.Tenant, "pg")],
             [job.Id, job.LeaseToken, progressJson]) == 1;
 
     public async Task<bool> AdminAsync(string queue, string action, string tenant, string id)
@@ -541,7 +584,7 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
         }
         RedisKey Key(string name) => Layout.TenantKey(queue, tenant, name);
         var batch = db.CreateBatch();
-        string[] props = ["d", "st", "a", "sl", "ts", "tf", "ws", "pg", "er", "sk"];
+        string[] props = ["d", "r", "ws", "pg", "er", "sk"];
         var reads = props.Select(p => batch.HashGetAsync(Key(p), ids)).ToArray();
         var due = ids.Select(id => batch.SortedSetScoreAsync(Key("delayed"), id)).ToArray();
         batch.Execute();
@@ -555,24 +598,15 @@ internal sealed class QueueStorage(QueueConnection connection, IOptions<JobQueue
                 continue;
             }
             string? S(int p) => values[p][i].IsNullOrEmpty ? null : (string?)values[p][i];
-            int I(int p) => S(p) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : 0;
-            DateTimeOffset? T(int p) => S(p) is { } v ? DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(v, CultureInfo.InvariantCulture)) : null;
             var data = JobData.DecodeOrCorrupt((byte[]?)values[0][i]);
-            var state = S(1) switch
-            {
-                "a" => JobState.Active,
-                "d" => JobState.Delayed,
-                "c" => JobState.Completed,
-                "f" => JobState.Failed,
-                _ => JobState.Waiting,
-            };
+            var run = RunRecord.Parse(S(1));
             // The order score holds the priority: (1000 - priority) * 2^40 + sequence.
-            var priority = S(6) is { } ws ? 1000 - (int)(long.Parse(ws, CultureInfo.InvariantCulture) >> 40) : 0;
+            var priority = S(2) is { } ws ? 1000 - (int)(long.Parse(ws, CultureInfo.InvariantCulture) >> 40) : 0;
             list.Add(new JobDetails(
-                ids[i]!, queue, tenant == QueueLayout.NoTenant ? null : tenant, data.Name, state, data.Payload,
-                priority, I(2), data.MaxAttempts, I(3), DateTimeOffset.FromUnixTimeMilliseconds(data.EnqueuedMs), T(4), T(5),
+                ids[i]!, queue, tenant == QueueLayout.NoTenant ? null : tenant, data.Name, run.State, data.Payload,
+                priority, run.Attempts, data.MaxAttempts, run.Stalls, DateTimeOffset.FromUnixTimeMilliseconds(data.EnqueuedMs), run.StartedAt, run.FinishedAt,
                 dues[i] is { } d ? DateTimeOffset.FromUnixTimeMilliseconds((long)d) : null,
-                S(7), S(8), S(9), data.TraceParent.Length == 0 ? null : data.TraceParent)
+                S(3), S(4), S(5), data.TraceParent.Length == 0 ? null : data.TraceParent)
             {
                 Stored = data,
             });

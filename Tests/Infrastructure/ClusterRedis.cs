@@ -164,7 +164,7 @@ public sealed class ClusterRedis : IAsyncDisposable
     }
 
     /// <summary>A base port with <paramref name="count"/> consecutive ports free, and their bus ports (+10000), at or below 55535.</summary>
-    private static int FreeRange(int count)
+    internal static int FreeRange(int count)
     {
         for (var attempt = 0; attempt < 200; attempt++)
         {

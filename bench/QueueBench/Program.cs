@@ -12,6 +12,9 @@ using Tenancy;
 // FLOOD waiting jobs of the noisy tenant in the fairness run (100000), PREFETCH (QueueOptions.Prefetch; unset: the default),
 // RETENTION of completed jobs: default (the library's: the newest 1,000 per tenant and queue, at most a day old),
 // all (every completed job kept), none (removed on completion); bench/bullmq-baseline takes the same names.
+// ACL=1: every tenant enqueues as its own web app's Valkey user and the worker runs as `workers` (ValkeyAcl's rules,
+// created here with ACL SETUSER: VALKEY_URL must then be a user that may, e.g. a bench server's default user).
+// ENCRYPT=0|1: QUEUE_ENCRYPT_PAYLOADS (default: the library's, on).
 // Everything runs with the library's default options otherwise (retention included), ~200-byte payloads, no-op handlers.
 var url = Environment.GetEnvironmentVariable("VALKEY_URL") ?? throw new InvalidOperationException("Set VALKEY_URL.");
 var n = Env("N", 20_000);
@@ -21,11 +24,22 @@ var rate = Env("RATE", 2000);
 var flood = Env("FLOOD", 100_000);
 BenchHost.Prefetch = int.TryParse(Environment.GetEnvironmentVariable("PREFETCH"), CultureInfo.InvariantCulture, out var ahead) ? ahead : null;
 BenchHost.RetentionName = Environment.GetEnvironmentVariable("RETENTION") is { Length: > 0 } r ? r : "default";
+BenchHost.Encrypt = Environment.GetEnvironmentVariable("ENCRYPT") is { Length: > 0 } e ? e == "1" : null;
 var run = Guid.NewGuid().ToString("N")[..8];
 var tenants = Enumerable.Range(1, tenantCount).Select(i => TenantId.Parse($"bench-{i}")).ToArray();
 var settings = new BenchTenants([.. tenants, TenantId.Parse("flood"), TenantId.Parse("quiet")]);
 var payload = JsonSerializer.Serialize(new { Kind = "bench", Data = new string('x', 170) });
 await using var valkey = await ValkeyMeter.ConnectAsync(url);
+var acl = Environment.GetEnvironmentVariable("ACL") == "1";
+if (acl)
+{
+    // Each tenant's web app user and the workers' user, with the deployment's rules (ValkeyAcl) and a password of the run.
+    foreach (var user in new[] { ValkeyAcl.Workers }.Concat(settings.Current.Tenants.Keys.Select(ValkeyAcl.WebUser)))
+    {
+        await valkey.AclSetUserAsync(user, "bench-" + run, ValkeyAcl.Rules(user));
+    }
+    BenchHost.UserUrl = user => BenchHost.WithUser(url, user, "bench-" + run);
+}
 
 // PHASES=footprint: what tenants leave in Valkey. T tenants each run JOBS jobs (default 10) on one queue with the
 // default retention, then the keys and memory they occupy once idle are measured against the empty server, per tenant.
@@ -196,17 +210,21 @@ Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
     ["valkey_script_calls_per_1000_jobs"] = Math.Round(drainServer.ScriptCalls * 1000, 1),
     ["valkey_commands_per_job"] = Math.Round(drainServer.Commands, 1),
     ["retention"] = BenchHost.RetentionName,
+    ["acl_users"] = acl,
+    ["encrypted"] = BenchHost.Encrypt ?? new JobQueueOptions().EncryptPayloads,
 }));
+await BenchHost.DisposeClientsAsync();
 
 static TimeSpan Cpu() => Process.GetCurrentProcess().TotalProcessorTime;
 
 static int Env(string name, int fallback) =>
     int.TryParse(Environment.GetEnvironmentVariable(name), CultureInfo.InvariantCulture, out var v) ? v : fallback;
 
-static async Task EnqueueAllAsync(IJobQueueClient client, string queue, TenantId[] tenants, int n, string payload, int chunk = 1000)
+static async Task EnqueueAllAsync(IJobQueueClient fallback, string queue, TenantId[] tenants, int n, string payload, int chunk = 1000)
 {
     await Task.WhenAll(tenants.Select((tenant, index) => Task.Run(async () =>
     {
+        var client = await BenchHost.ClientOfAsync(tenant, fallback);
         using var scope = TenantScope.Begin(tenant);
         var share = (n / tenants.Length) + (index < n % tenants.Length ? 1 : 0);
         for (var sent = 0; sent < share; sent += chunk)
@@ -218,8 +236,13 @@ static async Task EnqueueAllAsync(IJobQueueClient client, string queue, TenantId
 }
 
 // Enqueues one job per call at a fixed rate (open loop); each payload starts with its enqueue timestamp.
-static async Task OfferAsync(IJobQueueClient client, string queue, TenantId[] tenants, int count, int rate, string payload)
+static async Task OfferAsync(IJobQueueClient fallback, string queue, TenantId[] tenants, int count, int rate, string payload)
 {
+    var clients = new Dictionary<TenantId, IJobQueueClient>();
+    foreach (var tenant in tenants)
+    {
+        clients[tenant] = await BenchHost.ClientOfAsync(tenant, fallback);
+    }
     var body = payload[1..];
     var started = Stopwatch.GetTimestamp();
     var pending = new List<Task>(count);
@@ -233,7 +256,7 @@ static async Task OfferAsync(IJobQueueClient client, string queue, TenantId[] te
         }
         var tenant = tenants[i % tenants.Length];
         using var scope = TenantScope.Begin(tenant);
-        pending.Add(client.EnqueueAsync(queue, "noop", $"[{Stopwatch.GetTimestamp().ToString(CultureInfo.InvariantCulture)},{body}]"));
+        pending.Add(clients[tenant].EnqueueAsync(queue, "noop", $"[{Stopwatch.GetTimestamp().ToString(CultureInfo.InvariantCulture)},{body}]"));
     }
     await Task.WhenAll(pending);
 }
@@ -269,6 +292,51 @@ internal sealed class BenchHost(IHost host) : IAsyncDisposable
     /// <summary>How completed jobs are kept: default, all or none (RETENTION).</summary>
     public static string RetentionName { get; set; } = "default";
 
+    /// <summary>JobQueueOptions.EncryptPayloads (ENCRYPT), or the library's default.</summary>
+    public static bool? Encrypt { get; set; }
+
+    /// <summary>With ACL=1: the URL of a Valkey user (the workers', or a tenant's web app's).</summary>
+    public static Func<string, string>? UserUrl { get; set; }
+
+    private static readonly Dictionary<TenantId, BenchHost> Clients = [];
+
+    public static string WithUser(string url, string user, string password)
+    {
+        var uri = new Uri(url);
+        return $"{uri.Scheme}://{Uri.EscapeDataString(user)}:{Uri.EscapeDataString(password)}@{uri.Host}:{uri.Port}";
+    }
+
+    /// <summary>The client a tenant's web app would use: its own Valkey user with ACL=1, else the shared one.</summary>
+    public static async Task<IJobQueueClient> ClientOfAsync(TenantId tenant, IJobQueueClient fallback)
+    {
+        if (UserUrl is null)
+        {
+            return fallback;
+        }
+        BenchHost? host;
+        lock (Clients)
+        {
+            Clients.TryGetValue(tenant, out host);
+        }
+        if (host is null)
+        {
+            host = await StartAsync(UserUrl(ValkeyAcl.WebUser(tenant)), new BenchTenants([tenant]), null, asIs: true);
+            lock (Clients)
+            {
+                Clients[tenant] = host;
+            }
+        }
+        return host.Client;
+    }
+
+    public static async Task DisposeClientsAsync()
+    {
+        foreach (var host in Clients.Values)
+        {
+            await host.DisposeAsync();
+        }
+    }
+
     private static void Retain(QueueOptions o)
     {
         if (Prefetch is { } ahead)
@@ -290,14 +358,18 @@ internal sealed class BenchHost(IHost host) : IAsyncDisposable
 
     public IJobQueueClient Client => host.Services.GetRequiredService<IJobQueueClient>();
 
-    public static async Task<BenchHost> StartAsync(string url, ITenantSettingsStore tenants, (string Queue, int Concurrency, Func<IServiceProvider, JobContext, CancellationToken, Task> Handler)? server)
+    public static async Task<BenchHost> StartAsync(string url, ITenantSettingsStore tenants, (string Queue, int Concurrency, Func<IServiceProvider, JobContext, CancellationToken, Task> Handler)? server, bool asIs = false)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Services.AddSingleton(tenants);
         builder.Services.AddJobQueueClient(o =>
         {
-            o.ConnectionString = url;
+            o.ConnectionString = asIs || UserUrl is null ? url : UserUrl(ValkeyAcl.Workers);
             o.MaxPayloadBytes = 4096;
+            if (Encrypt is { } encrypt)
+            {
+                o.EncryptPayloads = encrypt;
+            }
         });
         if (server is { } s)
         {
@@ -378,7 +450,7 @@ internal sealed class ValkeyMeter(StackExchange.Redis.ConnectionMultiplexer conn
             {
                 commands = long.Parse(value, CultureInfo.InvariantCulture);
             }
-            else if (name is "cmdstat_evalsha" or "cmdstat_eval")
+            else if (name is "cmdstat_evalsha" or "cmdstat_eval" or "cmdstat_fcall")
             {
                 // cmdstat_evalsha:calls=12,usec=345,usec_per_call=28.75,...
                 var fields = value.Split(',').Select(f => f.Split('=')).ToDictionary(f => f[0], f => f[1]);
@@ -388,6 +460,9 @@ internal sealed class ValkeyMeter(StackExchange.Redis.ConnectionMultiplexer conn
         }
         return new Sample(cpu, scriptCalls, commands, scriptUsec);
     }
+
+    public async Task AclSetUserAsync(string user, string password, string rules) =>
+        await connection.GetDatabase().ExecuteAsync("ACL", ["SETUSER", user, "reset", "on", ">" + password, .. rules.Split(' ', StringSplitOptions.RemoveEmptyEntries)]);
 
     /// <summary>Keys in the current database and the server's used memory (bytes).</summary>
     public async Task<(long Keys, long Memory)> FootprintAsync()

@@ -3,11 +3,11 @@
 -- Functions are registered as aq<version>_<name>; the loader fills in the version.
 
 -- The keys of one tenant in one shard, in the order QueueLayout.TenantBlock gives them.
-local TENANT = {'d', 'st', 'a', 'sl', 'lt', 'ts', 'tf', 'ws', 'pg', 'er', 'sk',
+local TENANT = {'d', 'r', 'ws', 'pg', 'er', 'sk',
   'wait', 'prio', 'active', 'delayed', 'completed', 'failed', 'recurring', 'stats'}
 local TENANT_SIZE = #TENANT
--- The per-job property hashes: forgetting a job removes its field from each.
-local PROPS = {'d', 'st', 'a', 'sl', 'lt', 'ts', 'tf', 'ws', 'pg', 'er', 'sk'}
+-- The per-job hashes: forgetting a job removes its field from each (the last four rarely hold one).
+local PROPS = {'d', 'r', 'ws', 'pg', 'er', 'sk'}
 -- The keys of one shard, in the order QueueLayout.ShardBlock gives them.
 local SHARD = {'ring', 'ready', 'due', 'leases', 'lj', 'tenants', 'changed', 'rdue'}
 local SHARD_SIZE = #SHARD
@@ -49,6 +49,37 @@ end
 
 local function waiting(T) return redis.call('LLEN', T.wait) + redis.call('ZCARD', T.prio) end
 
+-- A job's run record (hash r): state|attempts|stalls|started ms|finished ms|lease token, one field per job, so that
+-- a batch reads and writes its records in one call each. State: '' waiting, a active, d delayed, c completed,
+-- f failed. A job without a record is waiting with nothing run yet.
+local function record(v)
+  if not v then return '', 0, 0, '', '', '' end
+  local st, a, sl, ts, tf, lt = string.match(v, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
+  return st, tonumber(a) or 0, tonumber(sl) or 0, ts, tf, lt
+end
+local function pack(st, a, sl, ts, tf, lt) return st .. '|' .. a .. '|' .. sl .. '|' .. ts .. '|' .. tf .. '|' .. lt end
+local function lease_of(v)
+  if not v then return nil end
+  return string.match(v, '([^|]*)$')
+end
+-- Attempts and stalls of a record (all a fetch needs of it).
+local function runs_of(v)
+  if not v then return 0, 0 end
+  local a, sl = string.match(v, '^[^|]*|(%d*)|(%d*)|')
+  return tonumber(a) or 0, tonumber(sl) or 0
+end
+-- Rewrites the records of ids with change(st, a, sl, ts, tf, lt) -> the new six values: one HMGET and one HSET.
+local function rewrite(T, ids, change)
+  if #ids == 0 then return end
+  local old = redis.call('HMGET', T.r, unpack(ids))
+  local args = {}
+  for i, id in ipairs(ids) do
+    args[#args + 1] = id
+    args[#args + 1] = pack(change(record(old[i])))
+  end
+  redis.call('HSET', T.r, unpack(args))
+end
+
 -- Removes a job's fields from every property hash (its id stays wherever the caller has not removed it).
 local function forget(T, ids)
   if #ids == 0 then return end
@@ -58,7 +89,7 @@ end
 -- Back to waiting: prioritised jobs by their order score, others at the front (coming back) or back (new) of the line.
 local function requeue(T, ids, front)
   if #ids == 0 then return end
-  redis.call('HDEL', T.st, unpack(ids))
+  rewrite(T, ids, function(_, a, sl, ts, tf, _) return '', a, sl, ts, tf, '' end)
   local ws = redis.call('HMGET', T.ws, unpack(ids))
   local plain = {}
   for i, id in ipairs(ids) do
@@ -125,14 +156,21 @@ local function trim(T, list, keep, age, now)
   end
   if age > 0 then
     local cutoff = now - age
+    -- Usually the oldest kept job is younger than the cutoff: one look at it, nothing more.
+    local oldest = redis.call('LINDEX', list, -1)
+    if not oldest then return n end
+    local _, _, _, _, oldestTf = record(redis.call('HGET', T.r, oldest))
+    local f = tonumber(oldestTf)
+    if f and f > cutoff then return n end
     while n < 1000 do
       local tail = redis.call('LRANGE', list, -100, -1)
       if #tail == 0 then break end
-      local tf = redis.call('HMGET', T.tf, unpack(tail))
+      local records = redis.call('HMGET', T.r, unpack(tail))
       -- From the oldest (the last) backwards, while finished at or before the cutoff.
       local old = 0
       for i = #tail, 1, -1 do
-        local f = tonumber(tf[i])
+        local _, _, _, _, tf = record(records[i])
+        local f = tonumber(tf)
         if f and f > cutoff then break end
         old = old + 1
       end
@@ -146,18 +184,19 @@ local function trim(T, list, keep, age, now)
   return n
 end
 
-local function fail_final(T, ids, errs, stacks, now)
-  local st, er, sk, tf = {}, {}, {}, {}
+-- Failed for good: record, error and stack, onto the failed list. adjust(a, sl) may change attempts and stalls.
+local function fail_final(T, ids, errs, stacks, now, adjust)
+  local er, sk = {}, {}
   for i, id in ipairs(ids) do
-    st[#st + 1] = id; st[#st + 1] = 'f'
     er[#er + 1] = id; er[#er + 1] = errs[i]
     sk[#sk + 1] = id; sk[#sk + 1] = stacks[i]
-    tf[#tf + 1] = id; tf[#tf + 1] = now
   end
-  redis.call('HSET', T.st, unpack(st))
+  rewrite(T, ids, function(_, a, sl, ts, _, _)
+    if adjust then a, sl = adjust(a, sl) end
+    return 'f', a, sl, ts, now, ''
+  end)
   redis.call('HSET', T.er, unpack(er))
   redis.call('HSET', T.sk, unpack(sk))
-  redis.call('HSET', T.tf, unpack(tf))
   redis.call('LPUSH', T.failed, unpack(ids))
 end
 
@@ -169,7 +208,7 @@ local function add_jobs(T, jobs, now)
   local exists = redis.call('HMGET', T.d, unpack(ids))
   local seq = redis.call('HINCRBY', T.stats, 'seq', #jobs) - #jobs
   local seen, res = {}, {}
-  local d, ws, st, plain, delayed = {}, {}, {}, {}, {}
+  local d, ws, r, plain, delayed = {}, {}, {}, {}, {}
   local added = 0
   for i, j in ipairs(jobs) do
     seq = seq + 1
@@ -190,7 +229,7 @@ local function add_jobs(T, jobs, now)
       end
       if due > now then
         delayed[#delayed + 1] = due; delayed[#delayed + 1] = id
-        st[#st + 1] = id; st[#st + 1] = 'd'
+        r[#r + 1] = id; r[#r + 1] = 'd|0|0|||'
       elseif score then
         redis.call('ZADD', T.prio, score, id)
       else
@@ -202,7 +241,7 @@ local function add_jobs(T, jobs, now)
   if #ws > 0 then redis.call('HSET', T.ws, unpack(ws)) end
   if #delayed > 0 then
     redis.call('ZADD', T.delayed, unpack(delayed))
-    redis.call('HSET', T.st, unpack(st))
+    redis.call('HSET', T.r, unpack(r))
   end
   if #plain > 0 then redis.call('RPUSH', T.wait, unpack(plain)) end
   return res, added
@@ -270,32 +309,32 @@ local function recover(sh, blocks, token, maxStalls, now)
   end
   for t, ids in pairs(byTenant) do
     local T = blocks[t]
-    local lts = redis.call('HMGET', T.lt, unpack(ids))
-    local stalled = {}
+    local records = redis.call('HMGET', T.r, unpack(ids))
+    local back, failed, errs, stacks = {}, {}, {}, {}
     for i, id in ipairs(ids) do
       -- Jobs of that fetch that finished meanwhile no longer carry its token.
-      if lts[i] == token then stalled[#stalled + 1] = id end
-    end
-    if #stalled > 0 then
-      redis.call('SREM', T.active, unpack(stalled))
-      redis.call('HDEL', T.lt, unpack(stalled))
-      local back, failed, errs, stacks = {}, {}, {}, {}
-      for _, id in ipairs(stalled) do
-        local stalls = redis.call('HINCRBY', T.sl, id, 1)
-        if stalls > maxStalls then
+      local _, _, sl, _, _, lt = record(records[i])
+      if lt == token then
+        if sl + 1 > maxStalls then
           failed[#failed + 1] = id
-          errs[#errs + 1] = 'Job ' .. id .. ' stalled ' .. stalls .. ' times (its worker stopped renewing the lease: crashed or hung), more than the maximum of ' .. maxStalls .. ' stalls.'
+          errs[#errs + 1] = 'Job ' .. id .. ' stalled ' .. (sl + 1) .. ' times (its worker stopped renewing the lease: crashed or hung), more than the maximum of ' .. maxStalls .. ' stalls.'
           stacks[#stacks + 1] = ''
         else
-          -- The stalled run never finished, so it does not count as an attempt.
-          redis.call('HINCRBY', T.a, id, -1)
           back[#back + 1] = id
         end
       end
+    end
+    if #back + #failed > 0 then
+      local stalled = {}
+      for _, id in ipairs(back) do stalled[#stalled + 1] = id end
+      for _, id in ipairs(failed) do stalled[#stalled + 1] = id end
+      redis.call('SREM', T.active, unpack(stalled))
       if #failed > 0 then
-        fail_final(T, failed, errs, stacks, now)
+        fail_final(T, failed, errs, stacks, now, function(a, sl) return a, sl + 1 end)
         redis.call('HINCRBY', T.stats, 'f', #failed)
       end
+      -- The stalled run never finished, so it does not count as an attempt.
+      rewrite(T, back, function(st, a, sl, ts, tf, lt) return st, a - 1, sl + 1, ts, tf, lt end)
       requeue(T, back, true)
       sh.join_ring(T, t)
       sh.changed(t)
@@ -412,25 +451,19 @@ local function fetch(keys, args)
         end
         if #ids > 0 then
           local data = redis.call('HMGET', T.d, unpack(ids))
-          local att = redis.call('HMGET', T.a, unpack(ids))
-          local got, st, a, ts, lt = {}, {}, {}, {}, {}
+          local records = redis.call('HMGET', T.r, unpack(ids))
+          local got, r = {}, {}
           for j, id in ipairs(ids) do
             if data[j] then
-              local n = (tonumber(att[j]) or 0) + 1
+              local a, sl = runs_of(records[j])
               got[#got + 1] = id
-              st[#st + 1] = id; st[#st + 1] = 'a'
-              a[#a + 1] = id; a[#a + 1] = n
-              ts[#ts + 1] = id; ts[#ts + 1] = now
-              lt[#lt + 1] = id; lt[#lt + 1] = token
+              r[#r + 1] = id; r[#r + 1] = pack('a', a + 1, sl, now, '', token)
               leased[#leased + 1] = member(t, id)
-              jobs[#jobs + 1] = t; jobs[#jobs + 1] = id; jobs[#jobs + 1] = data[j]; jobs[#jobs + 1] = n
+              jobs[#jobs + 1] = t; jobs[#jobs + 1] = id; jobs[#jobs + 1] = data[j]; jobs[#jobs + 1] = a + 1
             end
           end
           if #got > 0 then
-            redis.call('HSET', T.st, unpack(st))
-            redis.call('HSET', T.a, unpack(a))
-            redis.call('HSET', T.ts, unpack(ts))
-            redis.call('HSET', T.lt, unpack(lt))
+            redis.call('HSET', T.r, unpack(r))
             redis.call('SADD', T.active, unpack(got))
             sh.changed(t)
           end
@@ -496,31 +529,29 @@ local function finish(keys, args)
     local T = blocks[ti]
     local ids = {}
     for j = 1, n do ids[j] = args[p + 3 + j] end
-    local lts = redis.call('HMGET', T.lt, unpack(ids))
-    local st, tf, ok = {}, {}, {}
+    local records = redis.call('HMGET', T.r, unpack(ids))
+    local r = {}
     for j, id in ipairs(ids) do
-      if lts[j] ~= token then
+      -- Attempts, stalls and start kept as they are; finished now; no lease any more.
+      local kept, lt = nil, nil
+      if records[j] then kept, lt = string.match(records[j], '^[^|]*|([^|]*|[^|]*|[^|]*)|[^|]*|(.*)$') end
+      if lt ~= token then
         res[#res + 1] = 0
       else
         res[#res + 1] = 1
-        ok[#ok + 1] = id
-        st[#st + 1] = id; st[#st + 1] = 'c'
-        tf[#tf + 1] = id; tf[#tf + 1] = now
+        r[#r + 1] = id; r[#r + 1] = 'c|' .. kept .. '|' .. now .. '|'
         add(ended, ti, id)
         add(doneC, ti, id)
       end
     end
-    if #ok > 0 then
-      redis.call('HSET', T.st, unpack(st))
-      redis.call('HSET', T.tf, unpack(tf))
-    end
+    if #r > 0 then redis.call('HSET', T.r, unpack(r)) end
     p = p + 3 + n
   end
   local doneF = {}
   for i = p + 1, #args, 7 do
     local kind, ti, id, token = args[i], tonumber(args[i + 1]), args[i + 2], args[i + 3]
     local T, t = blocks[ti], names[ti]
-    if redis.call('HGET', T.lt, id) ~= token then
+    if lease_of(redis.call('HGET', T.r, id)) ~= token then
       res[#res + 1] = 0
     else
       add(ended, ti, id)
@@ -528,16 +559,17 @@ local function finish(keys, args)
         fail_final(T, { id }, { args[i + 5] }, { args[i + 6] }, now)
         doneF[ti] = (doneF[ti] or 0) + 1
       elseif kind == 'h' then
-        redis.call('HINCRBY', T.a, id, -1)
+        -- Handed back unfinished: not an attempt.
+        rewrite(T, { id }, function(st, a, sl, ts, tf, lt) return st, a - 1, sl, ts, tf, lt end)
         requeue(T, { id }, true)
         sh.join_ring(T, t)
         woke = true
       else
-        if kind == 'd' then redis.call('HINCRBY', T.a, id, -1) end
         local due = args[i + 4]
+        local spent = kind == 'd' and 1 or 0
+        rewrite(T, { id }, function(_, a, sl, ts, tf, _) return 'd', a - spent, sl, ts, tf, '' end)
         redis.call('HSET', T.er, id, args[i + 5])
         redis.call('HSET', T.sk, id, args[i + 6])
-        redis.call('HSET', T.st, id, 'd')
         redis.call('ZADD', T.delayed, due, id)
         redis.call('ZADD', S.due, 'LT', due, t)
         woke = true
@@ -550,9 +582,7 @@ local function finish(keys, args)
     redis.call('ZREM', S.leases, unpack(released))
   end
   for ti, ids in pairs(ended) do
-    local T = blocks[ti]
-    redis.call('SREM', T.active, unpack(ids))
-    redis.call('HDEL', T.lt, unpack(ids))
+    redis.call('SREM', blocks[ti].active, unpack(ids))
     sh.changed(names[ti])
   end
   -- Running totals per tenant (never trimmed): operators derive throughput and failure rates from their deltas.
@@ -571,7 +601,7 @@ local function finish(keys, args)
   return res
 end
 
--- KEYS: leases, then the lease-token hash (lt) of each tenant named in ARGV. ARGV: leaseUntil, tokenCount, tokens,
+-- KEYS: leases, then the run-record hash (r) of each tenant named in ARGV. ARGV: leaseUntil, tokenCount, tokens,
 -- then per job: tenant index, id, leaseToken. Extends the tokens' leases; returns the 1-based positions of jobs no
 -- longer held (recovered or removed).
 local function renew(keys, args)
@@ -583,14 +613,14 @@ local function renew(keys, args)
   local n = 0
   for i = 3 + tokens, #args, 3 do
     n = n + 1
-    if redis.call('HGET', keys[1 + tonumber(args[i])], args[i + 1]) ~= args[i + 2] then lost[#lost + 1] = n end
+    if lease_of(redis.call('HGET', keys[1 + tonumber(args[i])], args[i + 1])) ~= args[i + 2] then lost[#lost + 1] = n end
   end
   return lost
 end
 
--- KEYS: the tenant's lt and pg hashes. ARGV: id, leaseToken, progressJson. Only the lease holder may report progress.
+-- KEYS: the tenant's r and pg hashes. ARGV: id, leaseToken, progressJson. Only the lease holder may report progress.
 local function progress(keys, args)
-  if redis.call('HGET', keys[1], args[1]) ~= args[2] then return 0 end
+  if lease_of(redis.call('HGET', keys[1], args[1])) ~= args[2] then return 0 end
   redis.call('HSET', keys[2], args[1], args[3])
   return 1
 end
@@ -604,12 +634,10 @@ local function admin(keys, args)
   if redis.call('HEXISTS', T.d, id) == 0 then return 0 end
   if action == 'retry' then
     if redis.call('LREM', T.failed, 1, id) == 0 then return 0 end
-    redis.call('HDEL', T.a, id)
-    redis.call('HDEL', T.sl, id)
+    -- Fresh attempts, no stalls, no error or progress of the earlier runs.
+    redis.call('HDEL', T.r, id)
     redis.call('HDEL', T.er, id)
     redis.call('HDEL', T.sk, id)
-    redis.call('HDEL', T.tf, id)
-    redis.call('HDEL', T.ts, id)
     redis.call('HDEL', T.pg, id)
     requeue(T, { id }, false)
   elseif action == 'promote' then
@@ -619,7 +647,7 @@ local function admin(keys, args)
     redis.call('LREM', T.wait, 0, id)
     redis.call('ZREM', T.prio, id)
     redis.call('ZREM', T.delayed, id)
-    -- Removing an active job drops its token: the worker's late outcome then finds none and is ignored.
+    -- Removing an active job drops its record and token: the worker's late outcome then finds none and is ignored.
     redis.call('SREM', T.active, id)
     redis.call('LREM', T.completed, 0, id)
     redis.call('LREM', T.failed, 0, id)
@@ -642,10 +670,11 @@ local function clean(keys, args)
   while n < limit do
     local tail = redis.call('LRANGE', list, -math.min(100, limit - n), -1)
     if #tail == 0 then break end
-    local tf = redis.call('HMGET', T.tf, unpack(tail))
+    local records = redis.call('HMGET', T.r, unpack(tail))
     local old = 0
     for i = #tail, 1, -1 do
-      local f = tonumber(tf[i])
+      local _, _, _, _, tf = record(records[i])
+      local f = tonumber(tf)
       if f and f > cutoff then break end
       old = old + 1
     end
