@@ -172,6 +172,7 @@ public sealed class QueueOptions
 public sealed class JobQueueServerOptions
 {
     /// <summary>Identifies this worker in the concurrency report; defaults to machine name, process id and a random suffix.</summary>
+    [RegularExpression(@"^[^|\s]{1,200}$", ErrorMessage = "WorkerId must be 1 to 200 characters without '|' or white space (it goes into lease tokens).")]
     public string? WorkerId { get; set; }
 
     /// <summary>How long shutdown waits for running jobs before it cancels them and hands them back.</summary>

@@ -25,7 +25,7 @@ start_cluster() {
       --cluster-node-timeout 2000 --appendonly yes --appendfsync "$fsync" --save "" --daemonize yes --logfile log)
   done
   sleep 1
-  yes yes | redis-cli --cluster create $(for p in $(seq "$base" $((base + 5))); do printf '127.0.0.1:%s ' "$p"; done) --cluster-replicas 1 >/dev/null
+  redis-cli --cluster create $(for p in $(seq "$base" $((base + 5))); do printf "127.0.0.1:%s " "$p"; done) --cluster-replicas 1 --cluster-yes >/dev/null
   until redis-cli -p "$base" cluster info | grep -q 'cluster_state:ok'; do sleep 0.5; done
   # Replicas in sync before the first write waits for them.
   for p in $(seq $((base + 3)) $((base + 5))); do
