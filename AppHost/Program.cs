@@ -2,6 +2,7 @@ using AppHost;
 using Hosting.Infrastructure;
 using Hosting.Publishing;
 using Hosting.Tenants;
+using Hosting.Topology;
 
 var builder = DistributedApplication.CreateBuilder(args);
 
@@ -55,6 +56,7 @@ foreach (var (tenant, index) in tenants.Select((t, i) => (t, i)))
     var database = postgres.AddTenantDatabase(tenant);
     var signingKey = builder.AddGeneratedSecret($"signing-key-{tenant.Id}", 48);
     var adminPassword = builder.AddGeneratedSecret($"admin-password-{tenant.Id}");
+    var dataProtectionKey = builder.AddGeneratedSecret($"data-protection-key-{tenant.Id}", 48);
     var search = builder.AddTenantSearch(tenant);
     var searchNode = search?.GetEndpoint(ElasticsearchBuilderExtensions.EndpointName);
 
@@ -70,6 +72,7 @@ foreach (var (tenant, index) in tenants.Select((t, i) => (t, i)))
         .WithEnvironment($"TENANT_{tenant.VariableForm}_SIGNING_KEY", signingKey)
         .WithEnvironment("ADMIN_EMAIL", adminEmail)
         .WithEnvironment("ADMIN_PASSWORD", adminPassword)
+        .WithEnvironment("DATA_PROTECTION_KEY", dataProtectionKey)
         .WithDashboardLinks()
         .WithTenantSearch(tenant, searchNode);
     if (search is not null)
@@ -77,7 +80,7 @@ foreach (var (tenant, index) in tenants.Select((t, i) => (t, i)))
         web.WaitFor(search);
     }
 
-    builder.AddTenant(tenant.Id, valkey, tenantRows).WithTenantResource(web);
+    builder.AddTenant(tenant.Id, valkey, tenantRows).WithTenantResource(web).WithSignIn(adminEmail, adminPassword);
     // The workers run every tenant's jobs: they start once every tenant database answers its own role.
     workers.WaitFor(database);
     tenantResources.Add(new(tenant, database, web, signingKey, searchNode));
@@ -88,6 +91,8 @@ workers.WithEnvironment("TENANT_CONFIGS", tenantConfigs);
 scheduler.WithEnvironment("TENANT_CONFIGS", tenantConfigs);
 
 builder.AddKubernetesPublishing();
+// State changes and errors on the console; once all is up, each tenant's address and sign-in.
+builder.AddTopologyConsole();
 
 await builder.Build().RunAsync();
 return 0;

@@ -22,7 +22,7 @@ public sealed class TopologyTests
             builder.Resources.Select(r => r.Name).Where(n => !n.EndsWith("-rebuilder", StringComparison.Ordinal));
         var added = Names(three).Except(Names(two)).Order();
 
-        Assert.Equal(["admin-password-tenant-c", "db-password-tenant-c", "db-tenant-c", "signing-key-tenant-c", "tenant-c", "web-tenant-c"], added);
+        Assert.Equal(["admin-password-tenant-c", "data-protection-key-tenant-c", "db-password-tenant-c", "db-tenant-c", "signing-key-tenant-c", "tenant-c", "web-tenant-c"], added);
         Assert.Empty(Names(two).Except(Names(three)));
         Assert.Contains(three.Resources, r => r is { Name: "valkey" } and IResourceWithConnectionString);
         Assert.IsType<TenantDatabaseResource>(three.Resources.Single(r => r.Name == "db-tenant-c"));
@@ -45,6 +45,7 @@ public sealed class TopologyTests
         Assert.Equal("tenant-a", web["INSTANCE_TENANT_ID"]);
         Assert.Equal("{signing-key-tenant-a.value}", web["TENANT_TENANT_A_SIGNING_KEY"]);
         Assert.Equal("{admin-password-tenant-a.value}", web["ADMIN_PASSWORD"]);
+        Assert.Equal("{data-protection-key-tenant-a.value}", web["DATA_PROTECTION_KEY"]);
         Assert.Equal("{admin-email.value}", web["ADMIN_EMAIL"]);
     }
 
