@@ -59,6 +59,11 @@ public sealed class TenantDatabaseResource(string name, string databaseName, str
 
     public IResourceWithConnectionString Parent { get; } = server;
 
+    /// <summary>Its role and database exist (provisioned by the AppHost once the server is ready); its health check waits for it.</summary>
+    internal bool IsProvisioned { get => Volatile.Read(ref _provisioned); set => Volatile.Write(ref _provisioned, value); }
+
+    private bool _provisioned;
+
     private EndpointReference Endpoint => ((IResourceWithEndpoints)Parent).GetEndpoint("tcp");
 
     /// <summary>The Npgsql connection string of the tenant's role (<c>ConnectionStrings__db</c> of its web app).</summary>
@@ -193,8 +198,10 @@ public static class PostgresBuilderExtensions
         builder.Eventing.Subscribe<ConnectionStringAvailableEvent>(database, async (_, cancellationToken) =>
             connectionString = await database.ConnectionStringExpression.GetValueAsync(cancellationToken));
         var healthCheck = $"{name}_check";
+        // Not as the tenant's role before provisioning created it: each such try is a FATAL line in the server's log.
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(healthCheck, _ => new PostgresQueryHealthCheck(_ =>
-            Task.FromResult(connectionString ?? throw new InvalidOperationException($"{name}'s connection string is not available yet."))), null, null));
+            Task.FromResult(!database.IsProvisioned ? throw new InvalidOperationException($"{name} is not created yet.")
+                : connectionString ?? throw new InvalidOperationException($"{name}'s connection string is not available yet."))), null, null));
         return builder.AddResource(database)
             .WithIconName("Database")
             .WithHealthCheck(healthCheck);
@@ -237,6 +244,7 @@ public static class PostgresBuilderExtensions
                 {
                     await ExecuteAsync(connection, $"GRANT SET ON PARAMETER session_replication_role TO \"{database.Role}\"", cancellationToken);
                 }
+                database.IsProvisioned = true;
             }
         }
         catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
