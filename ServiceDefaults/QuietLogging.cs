@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Configuration.Memory;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -12,7 +13,7 @@ namespace Microsoft.Extensions.Hosting;
 /// Errors and warnings of those categories still show.
 /// </summary>
 /// <remarks>
-/// These levels are the lowest-precedence configuration, so appsettings.json, environment variables
+/// These levels give way to configuration: appsettings.json, environment variables
 /// (<c>Logging__LogLevel__Microsoft.EntityFrameworkCore.Database.Command=Information</c>) and arguments override any
 /// one of them, and <c>DETAILED_LOGS=true</c> leaves them all out.
 /// </remarks>
@@ -35,11 +36,27 @@ public static class QuietLogging
         ArgumentNullException.ThrowIfNull(builder);
         if (!builder.Configuration.GetValue<bool>(DetailedLogsSetting))
         {
-            builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource
-            {
-                InitialData = QuietCategories.Keys.Select(category => new KeyValuePair<string, string?>($"Logging:LogLevel:{category}", "Warning")),
-            });
+            builder.Services.AddQuietLogLevels(QuietCategories.Keys.Select(category => (category, LogLevel.Warning)));
         }
         return builder;
+    }
+
+    /// <summary>
+    /// Adds filter rules that configuration overrides: placed first among the rules, so a configured rule for the same
+    /// category (which the logging system applies in order, the last match winning) takes precedence. Rules, not a
+    /// configuration source: adding a source reloads the configuration and drops values set on it directly.
+    /// </summary>
+    public static IServiceCollection AddQuietLogLevels(this IServiceCollection services, IEnumerable<(string Category, LogLevel Level)> levels)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var rules = levels.Select(l => new LoggerFilterRule(providerName: null, l.Category, l.Level, filter: null)).ToList();
+        services.Configure<LoggerFilterOptions>(options =>
+        {
+            for (var i = rules.Count - 1; i >= 0; i--)
+            {
+                options.Rules.Insert(0, rules[i]);
+            }
+        });
+        return services;
     }
 }

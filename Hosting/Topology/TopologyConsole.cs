@@ -22,19 +22,19 @@ public static class TopologyConsoleExtensions
     public const string DetailedLogsSetting = "DETAILED_LOGS";
 
     /// <summary>
-    /// The AppHost's own chatter, at Warning unless <c>DETAILED_LOGS=true</c> (lowest-precedence configuration, so
-    /// <c>Logging__LogLevel__&lt;category&gt;</c> overrides any one of them).
+    /// The AppHost's own chatter, at Warning unless <c>DETAILED_LOGS=true</c> (filter rules that configuration
+    /// overrides: <c>--Logging:LogLevel:&lt;category&gt; Information</c> brings one back).
     /// </summary>
-    public static IReadOnlyDictionary<string, string> QuietCategories { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
+    public static IReadOnlyDictionary<string, LogLevel> QuietCategories { get; } = new Dictionary<string, LogLevel>(StringComparer.Ordinal)
     {
         // Every call of the dashboard to the AppHost's resource service (gRPC), several a second while a page is open.
-        ["Microsoft.AspNetCore"] = "Warning",
+        ["Microsoft.AspNetCore"] = LogLevel.Warning,
         // DCP's own progress lines.
-        ["Aspire.Hosting.Dcp"] = "Warning",
+        ["Aspire.Hosting.Dcp"] = LogLevel.Warning,
         // The resource service is an ASP.NET Core app whose framework creates a data-protection key ring in the user's
         // profile and warns that it is not encrypted. Nothing of ours uses those keys (the service authenticates the
         // dashboard by API key), and the AppHost cannot configure that inner app; its errors still show.
-        ["Microsoft.AspNetCore.DataProtection"] = "Error",
+        ["Microsoft.AspNetCore.DataProtection"] = LogLevel.Error,
     };
 
     public static IDistributedApplicationBuilder AddTopologyConsole(this IDistributedApplicationBuilder builder)
@@ -42,9 +42,15 @@ public static class TopologyConsoleExtensions
         ArgumentNullException.ThrowIfNull(builder);
         if (!builder.Configuration.GetValue<bool>(DetailedLogsSetting))
         {
-            builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource
+            // Placed first among the filter rules, so configuration for the same category wins. Not a configuration
+            // source: adding one reloads the configuration, which drops what Aspire set on it (a publish step).
+            var rules = QuietCategories.Select(c => new LoggerFilterRule(providerName: null, c.Key, c.Value, filter: null)).ToList();
+            builder.Services.Configure<LoggerFilterOptions>(options =>
             {
-                InitialData = QuietCategories.Select(c => new KeyValuePair<string, string?>($"Logging:LogLevel:{c.Key}", c.Value)),
+                for (var i = rules.Count - 1; i >= 0; i--)
+                {
+                    options.Rules.Insert(0, rules[i]);
+                }
             });
         }
         if (builder.ExecutionContext.IsRunMode)
