@@ -11,7 +11,7 @@ namespace Tests.AppHost;
 /// <summary>
 /// The AppHost's own Program for a test: a tenants file and a state directory of the test's (never the developer's
 /// running topology's), ports chosen by DCP at random, no dashboard, and a user-secrets store of its own for the
-/// generated parameters (a throwaway id in the test run's profile, <see cref="TestProfile"/>; never the developer's
+/// generated parameters (a throwaway id in the test run's home, <see cref="TestProfile"/>; never the developer's
 /// <c>multi-tenant-jobs-apphost</c>). Deletes what it wrote when disposed.
 /// </summary>
 internal sealed class AppHostScope : IDisposable

@@ -13,7 +13,7 @@ public sealed class SecretsStoreTests
     [Fact]
     public async Task An_apphost_under_test_keeps_its_generated_secrets_in_a_store_of_its_own()
     {
-        var developersStore = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".microsoft", "usersecrets", "multi-tenant-jobs-apphost", "secrets.json");
+        var developersStore = Path.Combine(TestProfile.DeveloperHome, ".microsoft", "usersecrets", "multi-tenant-jobs-apphost", "secrets.json");
         var before = Fingerprint(developersStore);
         using var scope = AppHostScope.Create();
         var builder = await scope.BuilderAsync(["tenant-a"]);

@@ -113,6 +113,20 @@ public sealed class TopologyTests
     }
 
     /// <summary>The resource's environment as the manifest writes it (expressions, not resolved values).</summary>
+    [Fact]
+    public async Task DETAILED_LOGS_given_to_the_apphost_reaches_every_project_and_is_absent_by_default()
+    {
+        using var scope = AppHostScope.Create();
+        var quiet = await scope.BuilderAsync(["tenant-a"]);
+        var detailed = await scope.BuilderAsync(["tenant-a"], "--DETAILED_LOGS", "true");
+
+        foreach (var project in new[] { "web-tenant-a", "workers", "scheduler" })
+        {
+            Assert.DoesNotContain("DETAILED_LOGS", (await EnvironmentAsync(quiet, project)).Keys);
+            Assert.Equal("true", (await EnvironmentAsync(detailed, project))["DETAILED_LOGS"]);
+        }
+    }
+
     private static async Task<Dictionary<string, string>> EnvironmentAsync(IDistributedApplicationBuilder builder, string resource)
     {
         var values = new Dictionary<string, object>();

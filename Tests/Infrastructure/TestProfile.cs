@@ -4,20 +4,21 @@ using System.Runtime.CompilerServices;
 namespace Tests.Infrastructure;
 
 /// <summary>
-/// What the tests and every process they start would otherwise leave in the user's profile or in /tmp, sent to this
-/// run's own directory instead, before any test runs:
+/// A test run writes nothing into the developer's home directory or /tmp, and neither do the processes it starts.
+/// Before any test runs, the test process sets, for itself and (inherited) every process it starts:
 /// <list type="bullet">
-/// <item>User secrets (<c>APPDATA</c>): the AppHost keeps its generated parameters (passwords, signing keys) there;
-/// an AppHost built by a test would write them into the developer's real store,
-/// <c>~/.microsoft/usersecrets/multi-tenant-jobs-apphost</c>.</item>
-/// <item>Data-protection keys (<c>LOCALAPPDATA</c>): the AppHost's resource service and the dashboard create a key
-/// ring in <c>~/.aspnet/DataProtection-Keys</c> otherwise.</item>
-/// <item>No debugger pipes or diagnostics sockets (<c>DOTNET_EnableDiagnostics=0</c>): every .NET process creates
-/// <c>/tmp/clr-debug-pipe-*</c> and <c>/tmp/dotnet-diagnostic-*</c>, and a process that is killed (as a test kills
-/// a service, or DCP a project) leaves them behind.</item>
+/// <item><c>HOME</c>: a home of the run's own. What the AppHost, DCP and the dashboard keep there would otherwise land
+/// in the developer's: the AppHost's generated parameters in user secrets
+/// (<c>~/.microsoft/usersecrets/multi-tenant-jobs-apphost</c>), publishing's deployment state (<c>~/.aspire/deployments</c>),
+/// the dashboard's telemetry of each run (<c>~/.aspire/dashboard/runs</c>), DCP's state (<c>~/.dcp</c>), data-protection
+/// keys (<c>~/.aspnet</c>). <c>NUGET_PACKAGES</c> keeps pointing at the developer's package folder, which the projects
+/// DCP starts with <c>dotnet run</c> resolve from.</item>
+/// <item><c>DOTNET_EnableDiagnostics=0</c>: every .NET process creates <c>/tmp/clr-debug-pipe-*</c> and
+/// <c>/tmp/dotnet-diagnostic-*</c>, and one that is killed (as a test kills a service, or DCP a project) leaves them
+/// behind.</item>
 /// </list>
-/// Child processes inherit all three. The directory is <c>$TMPDIR/aspire-test-servers/profile-&lt;pid&gt;</c>, deleted
-/// when the run ends; a killed run's is reaped by the next (<see cref="TestRunDirectory"/>).
+/// The run's directory is <c>$TMPDIR/aspire-test-servers/profile-&lt;pid&gt;</c>, deleted when the run ends; a killed
+/// run's is reaped by the next (<see cref="TestRunDirectory"/>).
 /// </summary>
 internal static class TestProfile
 {
@@ -25,16 +26,41 @@ internal static class TestProfile
 
     public static string Directory { get; } = Path.Combine(TestRunDirectory.Root, Prefix + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
 
-    public static string UserSecrets => Path.Combine(Directory, "appdata", "Microsoft", "UserSecrets");
+    /// <summary>The run's home directory, <c>HOME</c> of this process and those it starts.</summary>
+    public static string Home => Path.Combine(Directory, "home");
+
+    /// <summary>The home directory the run was started with: the developer's.</summary>
+    public static string DeveloperHome { get; private set; } = "";
+
+    public static string UserSecrets => Path.Combine(Home, ".microsoft", "usersecrets");
 
     [ModuleInitializer]
     internal static void Initialize()
     {
-        System.IO.Directory.CreateDirectory(Directory);
-        Environment.SetEnvironmentVariable("APPDATA", Path.Combine(Directory, "appdata"));
-        Environment.SetEnvironmentVariable("LOCALAPPDATA", Path.Combine(Directory, "localappdata"));
+        DeveloperHome = Environment.GetEnvironmentVariable("HOME") ?? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        System.IO.Directory.CreateDirectory(Home);
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NUGET_PACKAGES")))
+        {
+            Environment.SetEnvironmentVariable("NUGET_PACKAGES", Path.Combine(DeveloperHome, ".nuget", "packages"));
+        }
+        Environment.SetEnvironmentVariable("HOME", Home);
+        Environment.SetEnvironmentVariable("DOTNET_NOLOGO", "1");
         Environment.SetEnvironmentVariable("DOTNET_EnableDiagnostics", "0");
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => Delete(Directory);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            Delete(Directory);
+            // The shared root too, once no run uses it.
+            try
+            {
+                System.IO.Directory.Delete(TestRunDirectory.Root);
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        };
     }
 
     internal static void Delete(string directory)
