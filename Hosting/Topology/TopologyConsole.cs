@@ -76,6 +76,7 @@ public static class TopologyConsoleExtensions
 internal sealed partial class TopologyConsole(ILogger logger, DistributedApplicationModel model, IConfiguration configuration, CancellationToken stopping)
 {
     private const string DashboardResourceName = "aspire-dashboard";
+
     /// <summary>By resource id (a replica of a project has one of its own).</summary>
     private readonly Dictionary<string, Seen> _seen = new(StringComparer.Ordinal);
     private readonly DateTime _startedAt = DateTime.UtcNow;
