@@ -25,9 +25,9 @@ done
 # It cannot change the system's trust store, and browsers trust it only through their NSS databases (certutil from
 # libnss3-tools, an existing browser profile), so the default profile stays http: the dashboard works in any browser.
 trust_dir="${HOME:-/root}/.aspnet/dev-certs/trust"
-system_certs="$(openssl version -d 2>/dev/null | sed -n 's/^OPENSSLDIR: "\(.*\)"$/\1/p')"
-export SSL_CERT_DIR="$trust_dir:${SSL_CERT_DIR:-${system_certs:+$system_certs/certs}}"
-export SSL_CERT_DIR="${SSL_CERT_DIR%:}"
+# The system's certificates stay listed: OpenSSL's own directory (Debian: /usr/lib/ssl/certs, /etc/ssl/certs behind it).
+openssl_dir="$(openssl version -d 2>/dev/null | sed -n 's/^OPENSSLDIR: "\(.*\)"$/\1/p')"
+export SSL_CERT_DIR="$trust_dir:${SSL_CERT_DIR:-${openssl_dir:-/usr/lib/ssl}/certs}"
 if ! dotnet dev-certs https --check --trust >/dev/null 2>&1; then
   echo "run: creating and trusting the ASP.NET Core development certificate (dotnet dev-certs https --trust)"
   # Exit code 4 is "trusted by some clients but not others" (no browser database to add it to): enough for Aspire.

@@ -12,7 +12,9 @@ namespace Tests.Infrastructure;
 /// (<c>~/.microsoft/usersecrets/multi-tenant-jobs-apphost</c>), publishing's deployment state (<c>~/.aspire/deployments</c>),
 /// the dashboard's telemetry of each run (<c>~/.aspire/dashboard/runs</c>), DCP's state (<c>~/.dcp</c>), data-protection
 /// keys (<c>~/.aspnet</c>). <c>NUGET_PACKAGES</c> keeps pointing at the developer's package folder, which the projects
-/// DCP starts with <c>dotnet run</c> resolve from.</item>
+/// DCP starts with <c>dotnet run</c> resolve from, and <c>DOTNET_CLI_HOME</c> at the developer's home, where the dotnet
+/// CLI keeps its first-use sentinels: in a fresh home its first <c>dotnet run</c> goes through first use again (and
+/// leaves two empty directories in /tmp); with them present it writes nothing there.</item>
 /// <item><c>DOTNET_EnableDiagnostics=0</c>: every .NET process creates <c>/tmp/clr-debug-pipe-*</c> and
 /// <c>/tmp/dotnet-diagnostic-*</c>, and one that is killed (as a test kills a service, or DCP a project) leaves them
 /// behind.</item>
@@ -42,6 +44,10 @@ internal static class TestProfile
         if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NUGET_PACKAGES")))
         {
             Environment.SetEnvironmentVariable("NUGET_PACKAGES", Path.Combine(DeveloperHome, ".nuget", "packages"));
+        }
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DOTNET_CLI_HOME")))
+        {
+            Environment.SetEnvironmentVariable("DOTNET_CLI_HOME", DeveloperHome);
         }
         Environment.SetEnvironmentVariable("HOME", Home);
         Environment.SetEnvironmentVariable("DOTNET_NOLOGO", "1");
