@@ -51,6 +51,8 @@ internal static class TestProfile
         }
         Environment.SetEnvironmentVariable("HOME", Home);
         Environment.SetEnvironmentVariable("DOTNET_NOLOGO", "1");
+        // Nor does the CLI keep telemetry for what the tests run.
+        Environment.SetEnvironmentVariable("DOTNET_CLI_TELEMETRY_OPTOUT", "1");
         Environment.SetEnvironmentVariable("DOTNET_EnableDiagnostics", "0");
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
