@@ -2,6 +2,7 @@ using AppHost;
 using Hosting.Infrastructure;
 using Hosting.Publishing;
 using Hosting.Tenants;
+using Hosting.Topology;
 using Queue;
 using Tenancy;
 
@@ -74,6 +75,7 @@ foreach (var (tenant, index) in tenants.Select((t, i) => (t, i)))
     var database = postgres.AddTenantDatabase(tenant);
     var signingKey = builder.AddGeneratedSecret($"signing-key-{tenant.Id}", 48);
     var adminPassword = builder.AddGeneratedSecret($"admin-password-{tenant.Id}");
+    var dataProtectionKey = builder.AddGeneratedSecret($"data-protection-key-{tenant.Id}", 48);
     var search = builder.AddTenantSearch(tenant);
     var searchNode = search?.GetEndpoint(ElasticsearchBuilderExtensions.EndpointName);
 
@@ -91,6 +93,7 @@ foreach (var (tenant, index) in tenants.Select((t, i) => (t, i)))
         .WithEnvironment($"TENANT_{tenant.VariableForm}_SIGNING_KEY", signingKey)
         .WithEnvironment("ADMIN_EMAIL", adminEmail)
         .WithEnvironment("ADMIN_PASSWORD", adminPassword)
+        .WithEnvironment("DATA_PROTECTION_KEY", dataProtectionKey)
         .WithDashboardLinks()
         .WithTenantSearch(tenant, searchNode);
     if (search is not null)
@@ -98,7 +101,7 @@ foreach (var (tenant, index) in tenants.Select((t, i) => (t, i)))
         web.WaitFor(search);
     }
 
-    builder.AddTenant(tenant.Id, operatorValkey, tenantRows).WithTenantResource(web);
+    builder.AddTenant(tenant.Id, operatorValkey, tenantRows).WithTenantResource(web).WithSignIn(adminEmail, adminPassword);
     if (tenant.ElasticsearchNode is { } node)
     {
         workers.WithExternalEgress(new Uri(node).Port, $"Elasticsearch of tenant {tenant.Id}");
@@ -112,6 +115,8 @@ scheduler.WithTenantSettings(tenantSettings);
 provisioning.WithTenantSettings(tenantSettings);
 
 builder.AddKubernetesPublishing();
+// State changes and errors on the console; once all is up, each tenant's address and sign-in.
+builder.AddTopologyConsole();
 
 await builder.Build().RunAsync();
 return 0;

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Configuration;
+
 namespace AppHost;
 
 /// <summary>AppHost-only settings every project of the topology gets.</summary>
@@ -15,6 +17,11 @@ internal static class ProjectDefaults
         {
             project.WithEnvironment("ASPNETCORE_ENVIRONMENT", builder.Environment.EnvironmentName)
                 .WithEnvironment("DOTNET_ENVIRONMENT", builder.Environment.EnvironmentName);
+            // `./eng/run.sh --DETAILED_LOGS true`: every project logs its SQL, HTTP and connection detail again.
+            if (builder.Configuration.GetValue<bool>(Hosting.Topology.TopologyConsoleExtensions.DetailedLogsSetting))
+            {
+                project.WithEnvironment(Hosting.Topology.TopologyConsoleExtensions.DetailedLogsSetting, "true");
+            }
         }
         return project;
     }

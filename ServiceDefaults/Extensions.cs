@@ -43,6 +43,7 @@ public static class ServiceDefaultsExtensions
     /// <summary>Service defaults for workers and the scheduler: telemetry and health checks.</summary>
     public static TBuilder AddBasicServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
+        builder.AddQuietLogging();
         builder.ConfigureOpenTelemetry();
         builder.AddDefaultHealthChecks();
         return builder;
@@ -70,8 +71,8 @@ public static class ServiceDefaultsExtensions
                 .AddSource(QueueTelemetryNames.ActivitySource)
                 .AddNpgsql()
                 .AddAspNetCoreInstrumentation(options =>
-                    // Health probes every few seconds would drown the traces that matter.
-                    options.Filter = context => !IsProbe(context.Request.Path))
+                    // Health probes every few seconds, and a page's stylesheet and scripts, would drown the traces that matter.
+                    options.Filter = context => !IsProbe(context.Request.Path) && !IsStaticFile(context.Request))
                 .AddHttpClientInstrumentation());
 
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
@@ -88,6 +89,16 @@ public static class ServiceDefaultsExtensions
             .AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
         return builder;
     }
+
+    private static readonly HashSet<string> StaticFileExtensions = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ".css", ".js", ".mjs", ".map", ".ico", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".woff", ".woff2", ".ttf",
+    };
+
+    /// <summary>A request for a stylesheet, script, image or font: the API and the pages have no file extensions.</summary>
+    private static bool IsStaticFile(HttpRequest request) =>
+        (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method))
+        && StaticFileExtensions.Contains(Path.GetExtension(request.Path.Value ?? ""));
 
     private static bool IsProbe(PathString path) =>
         path.StartsWithSegments(HealthEndpointPath, StringComparison.Ordinal) || path.StartsWithSegments(AlivenessEndpointPath, StringComparison.Ordinal)

@@ -38,11 +38,12 @@ public sealed partial class TenantDatabaseMigrator(TenantDbContext db, TimeProvi
             await ExecuteAsync("SELECT pg_advisory_lock(@key)", cancellationToken);
             try
             {
-                // On a new database the history table does not exist yet; asking EF for pending migrations would log a
-                // failed query that looks alarming in a first run's output.
-                var pending = await db.GetService<IHistoryRepository>().ExistsAsync(cancellationToken)
-                    ? (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList()
-                    : db.Database.GetMigrations().ToList();
+                // Npgsql's history repository reports its table as always present and lets the first read of it fail on
+                // a new database (caught, but logged by EF at Error as "Failed executing DbCommand", once here and once
+                // more inside MigrateAsync). Creating the table first (IF NOT EXISTS, under the lock above) leaves
+                // nothing to fail, so a real failed command still stands out.
+                await db.GetService<IHistoryRepository>().CreateIfNotExistsAsync(cancellationToken);
+                var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
                 if (pending.Count > 0)
                 {
                     Log.Applying(logger, pending.Count, string.Join(", ", pending));

@@ -59,6 +59,11 @@ public sealed class TenantDatabaseResource(string name, string databaseName, str
 
     public IResourceWithConnectionString Parent { get; } = server;
 
+    /// <summary>Its role and database exist (seen by the superuser once tenant-provisioning made them); until then its health check does not log in as the role.</summary>
+    internal bool IsProvisioned { get => Volatile.Read(ref _provisioned); set => Volatile.Write(ref _provisioned, value); }
+
+    private bool _provisioned;
+
     private EndpointReference Endpoint => ((IResourceWithEndpoints)Parent).GetEndpoint("tcp");
 
     /// <summary>The Npgsql connection string of the tenant's role (<c>ConnectionStrings__db</c> of its web app).</summary>
@@ -195,11 +200,37 @@ public static class PostgresBuilderExtensions
         builder.Eventing.Subscribe<ConnectionStringAvailableEvent>(database, async (_, cancellationToken) =>
             connectionString = await database.ConnectionStringExpression.GetValueAsync(cancellationToken));
         var healthCheck = $"{name}_check";
-        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(healthCheck, _ => new PostgresQueryHealthCheck(_ =>
-            Task.FromResult(connectionString ?? throw new InvalidOperationException($"{name}'s connection string is not available yet."))), null, null));
+        // Not as the tenant's role before tenant-provisioning created it (each such try is a FATAL line in the server's
+        // log): until then the superuser looks for the role and the database.
+        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(healthCheck, _ => new PostgresQueryHealthCheck(async cancellationToken =>
+        {
+            if (!database.IsProvisioned)
+            {
+                database.IsProvisioned = await ExistsAsync(server.Resource, database, cancellationToken)
+                    ? true : throw new InvalidOperationException($"{name} is not created yet (tenant-provisioning creates it).");
+            }
+            return connectionString ?? throw new InvalidOperationException($"{name}'s connection string is not available yet.");
+        }), null, null));
         return builder.AddResource(database)
             .WithIconName("Database")
             .WithHealthCheck(healthCheck);
+    }
+
+    private static async Task<bool> ExistsAsync(IResourceWithConnectionString server, TenantDatabaseResource database, CancellationToken cancellationToken)
+    {
+        var superuser = new NpgsqlConnectionStringBuilder(await server.ConnectionStringExpression.GetValueAsync(cancellationToken))
+        {
+            Database = "postgres",
+            Pooling = false,
+            Timeout = 3,
+        };
+        await using var connection = new NpgsqlConnection(superuser.ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(
+            "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = @role) AND EXISTS (SELECT 1 FROM pg_database WHERE datname = @database)", connection);
+        command.Parameters.AddWithValue("role", database.Role);
+        command.Parameters.AddWithValue("database", database.DatabaseName);
+        return await command.ExecuteScalarAsync(cancellationToken) is true;
     }
 
     internal static string PasswordVariable(TenantDatabaseResource database) =>

@@ -184,7 +184,7 @@ internal sealed class ValkeyPingHealthCheck(Func<(string Address, ParameterResou
             await server.PingAsync();
             return HealthCheckResult.Healthy();
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e) when (e is RedisException or RedisCommandException or TimeoutException)
         {
             return HealthCheckResult.Unhealthy(e.Message, e);
         }
@@ -198,7 +198,8 @@ internal sealed class ValkeyClusterHealthCheck(IReadOnlyList<DnsEndPoint> nodes,
     {
         try
         {
-            var options = new ConfigurationOptions { User = ValkeyAcl.Admin, Password = await password.GetValueAsync(cancellationToken), ConnectTimeout = 2000 };
+            // CLUSTER INFO is an admin command to StackExchange.Redis, which refuses it without AllowAdmin.
+            var options = new ConfigurationOptions { User = ValkeyAcl.Admin, Password = await password.GetValueAsync(cancellationToken), ConnectTimeout = 2000, AllowAdmin = true };
             foreach (var node in nodes)
             {
                 options.EndPoints.Add(node);
@@ -209,7 +210,7 @@ internal sealed class ValkeyClusterHealthCheck(IReadOnlyList<DnsEndPoint> nodes,
                 ? HealthCheckResult.Healthy()
                 : HealthCheckResult.Unhealthy("The cluster state is not ok on every node yet.");
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e) when (e is RedisException or RedisCommandException or TimeoutException)
         {
             return HealthCheckResult.Unhealthy(e.Message, e);
         }

@@ -92,13 +92,18 @@ internal static class ValkeyContainerBuilderExtensions
     /// mounted at <see cref="ValkeyContainerResource.AclDirectory"/> when there are some; else (with
     /// <paramref name="inline"/>) it is written from the users' passwords in the environment. The rules hold no quote,
     /// dollar sign or backslash, so they pass through the shell literally; only the passwords are expanded.
+    /// The kubelet updates a mounted Secret in place, so with parts the script keeps watching them: when they change
+    /// (a tenant added or removed, a password rotated) it rewrites the file and has the server <c>ACL LOAD</c> it over
+    /// a private Unix socket as the administrator; a file the server refuses leaves the previous users in force, and is
+    /// tried again at the next change. <c>VALKEY_ACL_DIR</c> and <c>VALKEY_ACL_RELOAD_SECONDS</c> (10) override the
+    /// directory and the interval.
     /// </summary>
     internal static string StartScript(ValkeyContainerResource valkey, bool inline = true)
     {
         var lines = new StringBuilder();
         if (inline)
         {
-            lines.Append("user default reset off\n");
+            lines.Append(ValkeyAcl.DefaultUser).Append('\n');
             lines.Append(CultureInfo.InvariantCulture, $"user {ValkeyAcl.Admin} reset on >${{{ValkeyContainerResource.AdminPasswordVariable}}} {ValkeyAcl.Rules(ValkeyAcl.Admin)}\n");
             foreach (var user in Users(valkey))
             {
@@ -115,12 +120,34 @@ internal static class ValkeyContainerBuilderExtensions
             set -e
             umask 077
             acl=${VALKEY_ACL_FILE:-/tmp/users.acl}
-            if [ -d {{ValkeyContainerResource.AclDirectory}} ] && ls {{ValkeyContainerResource.AclDirectory}}/*.acl >/dev/null 2>&1; then
-              cat {{ValkeyContainerResource.AclDirectory}}/*.acl > "$acl"
+            parts=${VALKEY_ACL_DIR:-{{ValkeyContainerResource.AclDirectory}}}
+            socket="$(dirname "$acl")/valkey.sock"
+            if [ -d "$parts" ] && ls "$parts"/*.acl >/dev/null 2>&1; then
+              cat "$parts"/*.acl > "$acl"
+              (
+                set +e
+                loaded=$(cat "$parts"/*.acl | cksum)
+                refused=
+                while sleep "${VALKEY_ACL_RELOAD_SECONDS:-10}"; do
+                  now=$(cat "$parts"/*.acl 2>/dev/null | cksum)
+                  { [ "$now" = "$loaded" ] || [ "$now" = "$refused" ]; } && continue
+                  cat "$parts"/*.acl > "$acl.new" && mv "$acl.new" "$acl" || continue
+                  # valkey-cli exits 0 on an error reply: the reply itself says whether the file was taken.
+                  reply=$(VALKEYCLI_AUTH="${{{ValkeyContainerResource.AdminPasswordVariable}}}" REDISCLI_AUTH="${{{ValkeyContainerResource.AdminPasswordVariable}}}" \
+                      valkey-cli -s "$socket" --user {{ValkeyAcl.Admin}} ACL LOAD 2>&1)
+                  if [ "$reply" = "OK" ]; then
+                    loaded=$now
+                    echo "ACL reloaded from $parts"
+                  else
+                    refused=$now
+                    echo "ACL in $parts refused by the server ($reply): the previous users stay in force" >&2
+                  fi
+                done
+              ) &
             else
             {{fallback}}
             fi
-            exec valkey-server --aclfile "$acl" --appendonly yes --appendfsync {{ValkeyBuilderExtensions.AppendFsync}} --maxmemory {{valkey.MaxMemory}} --maxmemory-policy noeviction "$@"
+            exec valkey-server --aclfile "$acl" --unixsocket "$socket" --unixsocketperm 700 --appendonly yes --appendfsync {{ValkeyBuilderExtensions.AppendFsync}} --maxmemory {{valkey.MaxMemory}} --maxmemory-policy noeviction "$@"
             """;
     }
 }

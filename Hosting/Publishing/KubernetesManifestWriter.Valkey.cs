@@ -32,7 +32,7 @@ internal sealed partial class KubernetesManifestWriter
         admin.Plain = true;
         var lines = new List<string>
         {
-            "user default reset off",
+            ValkeyAcl.DefaultUser,
             $"user {ValkeyAcl.Admin} reset on >{AclPlaceholder}{admin.Key}{AclPlaceholder} {ValkeyAcl.Rules(ValkeyAcl.Admin)}",
         };
         foreach (var user in valkey.TryGetLastAnnotation<ValkeyUsersAnnotation>(out var users) ? users.Users : [])

@@ -4,8 +4,14 @@ using Tenancy;
 namespace Hosting.Tenants;
 
 /// <summary>What a tenant row shows: its state, why, and its figures.</summary>
-/// <param name="Properties">Name and value pairs, in display order.</param>
-public sealed record TenantFigures(string Tenant, string State, string Style, string Summary, IReadOnlyList<(string Name, string Value)> Properties);
+/// <param name="Properties">The figures in display order (the summary first): grouped as the hold, the jobs now, the
+/// last window's rates, then each queue.</param>
+public sealed record TenantFigures(string Tenant, string State, string Style, string Summary, IReadOnlyList<TenantFigure> Properties);
+
+/// <summary>One figure of a tenant row.</summary>
+/// <param name="Name">A stable name (<c>tenant.jobs.waiting</c>), what <c>aspire describe</c> prints.</param>
+/// <param name="DisplayName">What the dashboard shows beside the value.</param>
+public sealed record TenantFigure(string Name, string DisplayName, string Value);
 
 /// <summary>The thresholds that turn counts into a tenant's state.</summary>
 public sealed record TenantThresholds
@@ -66,30 +72,34 @@ public sealed class TenantBoard(IJobQueueOperator queue, IReadOnlyList<string> q
         var oldestAge = oldest is { } since ? now - since : TimeSpan.Zero;
         var waiting = queues.Sum(q => q.Counts.Waiting);
 
-        var properties = new List<(string, string)>
-        {
-            ("Waiting", waiting.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("Active", queues.Sum(q => q.Counts.Active).ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("Delayed", queues.Sum(q => q.Counts.Delayed).ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("Failed (kept)", queues.Sum(q => q.Counts.Failed).ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ($"Completed ({Minutes(thresholds.Window)})", completed.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ($"Failed ({Minutes(thresholds.Window)})", failed.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("Throughput", $"{(completed + failed) / minutes:0.#} jobs/min"),
-            ("Oldest wait", oldest is null ? "-" : Duration(oldestAge)),
-        };
-        foreach (var q in queues)
-        {
-            var c = q.Counts;
-            properties.Add(($"{q.Queue}", $"waiting {c.Waiting}, active {c.Active}, delayed {c.Delayed}, failed {c.Failed}, oldest {(q.OldestWaitingSince is { } s ? Duration(now - s) : "-")}" +
-                (q.AtCeiling ? $", at its ceiling of {q.Ceiling} (new jobs refused)" : "")));
-        }
+        var window = Minutes(thresholds.Window);
+        var properties = new List<TenantFigure>();
         if (hold is { IsHeld: true })
         {
             foreach (var reason in hold.Reasons)
             {
-                properties.Add((reason.Kind == TenantHoldKind.Paused ? "Paused" : $"Held ({reason.Dependency})",
-                    $"since {reason.Since:u}{(reason.Reason is { } why ? ": " + why : "")}"));
+                properties.Add(reason.Kind == TenantHoldKind.Paused
+                    ? new("tenant.hold.paused", "Paused", Since(reason))
+                    : new($"tenant.hold.{reason.Dependency ?? "dependency"}", $"Held: {reason.Dependency ?? "a dependency"} unreachable", Since(reason)));
             }
+        }
+        properties.AddRange(
+        [
+            new("tenant.jobs.waiting", "Jobs waiting", Count(waiting)),
+            new("tenant.jobs.active", "Jobs active", Count(queues.Sum(q => q.Counts.Active))),
+            new("tenant.jobs.delayed", "Jobs delayed", Count(queues.Sum(q => q.Counts.Delayed))),
+            new("tenant.jobs.failed", "Jobs failed (kept)", Count(queues.Sum(q => q.Counts.Failed))),
+            new("tenant.jobs.oldest-wait", "Oldest waiting job", oldest is null ? "-" : Duration(oldestAge)),
+            new("tenant.window.completed", $"Completed, last {window}", Count(completed)),
+            new("tenant.window.failed", $"Failed, last {window}", Count(failed)),
+            new("tenant.window.throughput", $"Throughput, last {window}", $"{(completed + failed) / minutes:0.#} jobs/min"),
+        ]);
+        foreach (var q in queues)
+        {
+            var c = q.Counts;
+            properties.Add(new($"tenant.queue.{q.Queue}", $"Queue {q.Queue}",
+                $"waiting {c.Waiting}, active {c.Active}, delayed {c.Delayed}, failed {c.Failed}, oldest {(q.OldestWaitingSince is { } s ? Duration(now - s) : "-")}" +
+                (q.AtCeiling ? $", at its ceiling of {q.Ceiling} (new jobs refused)" : "")));
         }
 
         var (state, style, summary) = hold switch
@@ -108,6 +118,10 @@ public sealed class TenantBoard(IJobQueueOperator queue, IReadOnlyList<string> q
         };
         return new TenantFigures(tenant, state, style, summary, properties);
     }
+
+    private static string Count(long value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string Since(TenantHoldReason reason) => $"since {reason.Since:u}{(reason.Reason is { } why ? ": " + why : "")}";
 
     private static string Minutes(TimeSpan span) => $"{span.TotalMinutes:0} min";
 

@@ -84,6 +84,17 @@ public static class TenantBuilderExtensions
         }
         return tenant;
     }
+
+    /// <summary>The parameters that hold the tenant's administrator email and password, for the console's sign-in hint.</summary>
+    public static IResourceBuilder<TenantResource> WithSignIn(this IResourceBuilder<TenantResource> tenant,
+        IResourceBuilder<ParameterResource> email, IResourceBuilder<ParameterResource> password)
+    {
+        ArgumentNullException.ThrowIfNull(tenant);
+        ArgumentNullException.ThrowIfNull(email);
+        ArgumentNullException.ThrowIfNull(password);
+        tenant.Resource.SignIn = new TenantSignIn(email.Resource, password.Resource);
+        return tenant;
+    }
 }
 
 /// <summary>Keeps the tenant rows current and carries out their commands. One per AppHost.</summary>
@@ -165,7 +176,7 @@ internal sealed partial class TenantMonitor(IResourceWithConnectionString valkey
                 {
                     State = configured ? new ResourceStateSnapshot(row.State, row.Style) : new ResourceStateSnapshot(TenantStates.NotConfigured, KnownResourceStateStyles.Warn),
                     StartTimeStamp = s.StartTimeStamp ?? DateTime.UtcNow,
-                    Properties = [new("Summary", row.Summary), .. row.Properties.Select(p => new ResourcePropertySnapshot(p.Name, p.Value))],
+                    Properties = Properties(row),
                     Urls = Links(tenant, notifications),
                 });
             }
@@ -181,6 +192,16 @@ internal sealed partial class TenantMonitor(IResourceWithConnectionString valkey
         }
     }
 
+    /// <summary>
+    /// The row's figures as the dashboard's details pane shows them without "Show all": highlighted (it shows only the
+    /// properties it knows, or those marked so), in the board's order, under their display names.
+    /// </summary>
+    internal static System.Collections.Immutable.ImmutableArray<ResourcePropertySnapshot> Properties(TenantFigures row) =>
+        [.. new[] { new TenantFigure(SummaryProperty, "Summary", row.Summary) }.Concat(row.Properties).Select((figure, order) =>
+            new ResourcePropertySnapshot(figure.Name, figure.Value) { DisplayName = figure.DisplayName, IsHighlighted = true, SortOrder = order })];
+
+    internal const string SummaryProperty = "tenant.summary";
+
     private System.Collections.Immutable.ImmutableArray<UrlSnapshot> Links(TenantResource tenant, ResourceNotificationService notifications)
     {
         // The dashboard's own resource knows where it really listens (DCP may have chosen the port); configuration is the fallback.
@@ -189,18 +210,24 @@ internal sealed partial class TenantMonitor(IResourceWithConnectionString valkey
             && Uri.TryCreate(url.Url, UriKind.Absolute, out var address)
                 ? address.GetLeftPart(UriPartial.Authority)
                 : configuredDashboardUrl;
+        // Display names make the links readable (the dashboard masks query strings in a bare address); higher sort
+        // orders come first.
         var links = new List<UrlSnapshot>();
+        void Link(string name, string url) => links.Add(new UrlSnapshot(name, url, IsInternal: false)
+        {
+            DisplayProperties = new UrlDisplayPropertiesSnapshot(name, SortOrder: 100 - links.Count),
+        });
         if (tenant.WebEndpoint is { IsAllocated: true } web)
         {
-            links.Add(new UrlSnapshot("Web app", web.Url, IsInternal: false));
-            links.Add(new UrlSnapshot("Admin > Job Queues", web.Url.TrimEnd('/') + "/admin/queues", IsInternal: false));
+            Link("Web app", web.Url);
+            Link("Admin > Job Queues", web.Url.TrimEnd('/') + "/admin/queues");
         }
         if (dashboardUrl is not null)
         {
             var filter = Uri.EscapeDataString($"tenant.id:equals:{tenant.Name}");
-            links.Add(new UrlSnapshot("Traces", $"{dashboardUrl}/traces?filters={filter}", IsInternal: false));
-            links.Add(new UrlSnapshot("Structured logs", $"{dashboardUrl}/structuredlogs?filters={filter}", IsInternal: false));
-            links.Add(new UrlSnapshot("Metrics", $"{dashboardUrl}/metrics/resource/workers?meter=Queue&instrument=queue.jobs.completed", IsInternal: false));
+            Link("Traces", $"{dashboardUrl}/traces?filters={filter}");
+            Link("Structured logs", $"{dashboardUrl}/structuredlogs?filters={filter}");
+            Link("Queue metrics", $"{dashboardUrl}/metrics/resource/workers?meter=Queue&instrument=queue.jobs.completed");
         }
         return [.. links];
     }

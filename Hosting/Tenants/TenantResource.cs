@@ -15,6 +15,9 @@ public sealed class TenantResource(TenantId id) : Resource(id.Value!)
 
     /// <summary>The tenant's web app, whose address the row links to.</summary>
     public EndpointReference? WebEndpoint { get; internal set; }
+
+    /// <summary>Where its administrator's sign-in comes from, which the AppHost's console names once the topology is up.</summary>
+    public TenantSignIn? SignIn { get; internal set; }
 }
 
 /// <summary>The states a tenant row shows, and their styles.</summary>
@@ -32,3 +35,6 @@ public static class TenantStates
     public static string Unreachable(string dependency) =>
         dependency.Length == 0 ? "Dependency unreachable" : char.ToUpperInvariant(dependency[0]) + dependency[1..] + " unreachable";
 }
+
+/// <summary>How an administrator signs in to a tenant's web app: the parameters that hold the email and the password.</summary>
+public sealed record TenantSignIn(ParameterResource Email, ParameterResource Password);

@@ -10,13 +10,21 @@ namespace Tests.AppHost;
 
 /// <summary>
 /// The AppHost's own Program for a test: a tenants file and a state directory of the test's (never the developer's
-/// running topology's), ports chosen by DCP at random, no dashboard. Deletes what it wrote when disposed.
+/// running topology's), ports chosen by DCP at random, no dashboard, and a user-secrets store of its own for the
+/// generated parameters (a throwaway id in the test run's home, <see cref="TestProfile"/>; never the developer's
+/// <c>multi-tenant-jobs-apphost</c>). Deletes what it wrote when disposed.
 /// </summary>
 internal sealed class AppHostScope : IDisposable
 {
     private AppHostScope(string root) => Root = root;
 
     public string Root { get; }
+
+    /// <summary>The user-secrets id of this scope's AppHost.</summary>
+    public string UserSecretsId { get; } = "apphost-spec-" + Guid.NewGuid().ToString("N")[..12];
+
+    /// <summary>Where this scope's AppHost keeps its generated parameters.</summary>
+    public string UserSecretsFile => Path.Combine(TestProfile.UserSecrets, UserSecretsId, "secrets.json");
 
     public string StateDirectory => Path.Combine(Root, "state");
 
@@ -45,7 +53,8 @@ internal sealed class AppHostScope : IDisposable
     /// <summary>The AppHost's builder for a tenants.json of the test's.</summary>
     public Task<IDistributedApplicationTestingBuilder> BuilderForFileAsync(string tenantsFile, params string[] args) =>
         DistributedApplicationTestingBuilder.CreateAsync<AppHostProject::Program>(
-            ["--AppHost:Tenants", tenantsFile, "--APPHOST_STATE_DIR", StateDirectory, "--DcpPublisher:RandomizePorts", "true", .. args],
+            ["--AppHost:Tenants", tenantsFile, "--APPHOST_STATE_DIR", StateDirectory, "--DcpPublisher:RandomizePorts", "true",
+                "--ASPIRE_USER_SECRETS_ID", UserSecretsId, .. args],
             (options, _) => options.DisableDashboard = true,
             TestContext.Current.CancellationToken);
 
@@ -61,6 +70,7 @@ internal sealed class AppHostScope : IDisposable
                 "--ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL", $"http://localhost:{FreePort.Next()}",
                 "--ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL", $"http://localhost:{FreePort.Next()}",
                 "--ASPIRE_ALLOW_UNSECURED_TRANSPORT", "true",
+                "--ASPIRE_USER_SECRETS_ID", UserSecretsId,
             ],
             (options, _) =>
             {
@@ -93,6 +103,7 @@ internal sealed class AppHostScope : IDisposable
 
     public void Dispose()
     {
+        TestProfile.Delete(Path.GetDirectoryName(UserSecretsFile)!);
         try
         {
             Directory.Delete(Root, recursive: true);

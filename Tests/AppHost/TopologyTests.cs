@@ -22,7 +22,7 @@ public sealed class TopologyTests
             builder.Resources.Select(r => r.Name).Where(n => !n.EndsWith("-rebuilder", StringComparison.Ordinal));
         var added = Names(three).Except(Names(two)).Order();
 
-        Assert.Equal(["admin-password-tenant-c", "db-password-tenant-c", "db-tenant-c", "signing-key-tenant-c", "tenant-c", "valkey-password-web-tenant-c", "valkey-web-tenant-c", "web-tenant-c"], added);
+        Assert.Equal(["admin-password-tenant-c", "data-protection-key-tenant-c", "db-password-tenant-c", "db-tenant-c", "signing-key-tenant-c", "tenant-c", "valkey-password-web-tenant-c", "valkey-web-tenant-c", "web-tenant-c"], added);
         Assert.Empty(Names(two).Except(Names(three)));
         Assert.Contains(three.Resources, r => r is { Name: "valkey" } and IResourceWithConnectionString);
         Assert.IsType<TenantDatabaseResource>(three.Resources.Single(r => r.Name == "db-tenant-c"));
@@ -48,6 +48,7 @@ public sealed class TopologyTests
         Assert.Equal("tenant-a", web["INSTANCE_TENANT_ID"]);
         Assert.Equal("{signing-key-tenant-a.value}", web["TENANT_TENANT_A_SIGNING_KEY"]);
         Assert.Equal("{admin-password-tenant-a.value}", web["ADMIN_PASSWORD"]);
+        Assert.Equal("{data-protection-key-tenant-a.value}", web["DATA_PROTECTION_KEY"]);
         Assert.Equal("{admin-email.value}", web["ADMIN_EMAIL"]);
     }
 
@@ -115,6 +116,20 @@ public sealed class TopologyTests
     }
 
     /// <summary>The resource's environment as the manifest writes it (expressions, not resolved values).</summary>
+    [Fact]
+    public async Task DETAILED_LOGS_given_to_the_apphost_reaches_every_project_and_is_absent_by_default()
+    {
+        using var scope = AppHostScope.Create();
+        var quiet = await scope.BuilderAsync(["tenant-a"]);
+        var detailed = await scope.BuilderAsync(["tenant-a"], "--DETAILED_LOGS", "true");
+
+        foreach (var project in new[] { "web-tenant-a", "workers", "scheduler" })
+        {
+            Assert.DoesNotContain("DETAILED_LOGS", (await EnvironmentAsync(quiet, project)).Keys);
+            Assert.Equal("true", (await EnvironmentAsync(detailed, project))["DETAILED_LOGS"]);
+        }
+    }
+
     private static async Task<Dictionary<string, string>> EnvironmentAsync(IDistributedApplicationBuilder builder, string resource)
     {
         var values = new Dictionary<string, object>();

@@ -1,8 +1,10 @@
 using Domain.Infrastructure;
 using Domain.Model;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tests.Infrastructure;
+using Tests.Tenancy;
 
 namespace Tests.Domain;
 
@@ -28,6 +30,28 @@ public sealed class TenantDatabaseTests(TestServers servers)
         Assert.Empty(await db.Database.GetPendingMigrationsAsync());
         Assert.Equal("tenant-a", (await db.TenantMarker.SingleAsync()).TenantId);
         await TenantMarkerCheck.EnsureBelongsToAsync(db, "tenant-a");
+    }
+
+    [Fact]
+    public async Task Migrating_a_new_database_and_starting_again_log_nothing_at_warning_or_above()
+    {
+        var postgres = await servers.PostgresAsync();
+        await using var database = await postgres.CreateDatabaseAsync("quiet");
+        var logs = new CapturingLoggerProvider();
+        using var loggerFactory = LoggerFactory.Create(logging => logging.SetMinimumLevel(LogLevel.Trace).AddProvider(logs));
+
+        // A first start (no history table yet), then a later one, as a web app does on every start.
+        foreach (var start in new[] { "first", "later" })
+        {
+            await using var db = new TenantDbContext(new DbContextOptionsBuilder<TenantDbContext>()
+                .UseNpgsql(database.ConnectionString)
+                .UseLoggerFactory(loggerFactory)
+                .Options);
+            await new TenantDatabaseMigrator(db, TimeProvider.System, loggerFactory.CreateLogger<TenantDatabaseMigrator>()).MigrateAsync("tenant-a");
+        }
+
+        Assert.Contains(logs.Entries, e => e.Message.StartsWith("Applying migration", StringComparison.Ordinal));
+        Assert.Empty(logs.Entries.Where(e => e.Level >= LogLevel.Warning).Select(e => $"{e.Level} {e.Category}: {e.Message}"));
     }
 
     [Fact]

@@ -3,9 +3,12 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Hosting.Tenants;
+using Hosting.Topology;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Tests.AppHost;
 using Tests.Otlp;
+using Tests.Tenancy;
 using static Tests.EndToEnd.TopologyClient;
 
 namespace Tests.EndToEnd;
@@ -32,8 +35,13 @@ public sealed class TenantRowsTests
             [TenantA, TenantB],
             builder.Resources.OfType<TenantResource>().Select(t => t.Name).Order());
 
+        var console = new CapturingLoggerProvider();
+        builder.Services.AddLogging(logging => logging.AddProvider(console));
+
         await using var app = await builder.BuildAsync(cancellationToken);
         await StartAsync(app, [$"web-{TenantA}", $"web-{TenantB}", "workers"], (TenantA, TenantStates.Healthy), (TenantB, TenantStates.Healthy));
+        await A_healthy_start_logs_nothing_at_warning_and_the_console_names_each_tenants_address(app, console, otlp);
+        A_tenant_row_shows_its_figures_and_links_at_a_glance(app);
         var commands = app.Services.GetRequiredService<ResourceCommandService>();
 
         var paused = await commands.ExecuteCommandAsync(TenantB, TenantBuilderExtensions.PauseCommand, cancellationToken);
@@ -72,6 +80,52 @@ public sealed class TenantRowsTests
         Assert.Contains("Put 0 failed job(s)", retried.Message, StringComparison.Ordinal);
 
         await Every_span_and_log_record_of_a_job_carries_the_jobs_tenant(otlp);
+    }
+
+    /// <summary>
+    /// Once everything is healthy the AppHost's console says where each tenant's web app and sign-in are; nothing of
+    /// the start (the topology's console, any service's log) was at Warning or above.
+    /// </summary>
+    private static async Task A_healthy_start_logs_nothing_at_warning_and_the_console_names_each_tenants_address(
+        DistributedApplication app, CapturingLoggerProvider console, OtlpReceiver otlp)
+    {
+        var ready = await EventuallyAsync(() => Task.FromResult(console.Entries.FirstOrDefault(e =>
+            e.Category == TopologyConsoleExtensions.LoggerCategory && e.Message.StartsWith("Topology ready", StringComparison.Ordinal))), "the console's ready announcement");
+        foreach (var tenant in new[] { TenantA, TenantB })
+        {
+            var web = app.GetEndpoint($"web-{tenant}", "http").ToString().TrimEnd('/');
+            Assert.Contains($"{tenant}", ready.Message, StringComparison.Ordinal);
+            Assert.Contains($"sign in at {web}/signin as admin@example.test, password: parameter admin-password-{tenant}", ready.Message, StringComparison.Ordinal);
+        }
+        Assert.DoesNotContain(console.Entries, e => e.Category == TopologyConsoleExtensions.LoggerCategory && e.Level >= LogLevel.Warning);
+
+        // The services' records of the start, flushed by now (batches every 500 ms): none at Warning or above.
+        await Task.Delay(TimeSpan.FromSeconds(2), TestContext.Current.CancellationToken);
+        var loud = otlp.Logs.Where(l => l.SeverityNumber >= WarningSeverity).Select(l => $"{l.Service}: {l.Message}").ToList();
+        Assert.True(loud.Count == 0, string.Join("\n", loud));
+    }
+
+    /// <summary>The OTLP severity number of Warning (WARN is 13 to 16).</summary>
+    private const int WarningSeverity = 13;
+
+    /// <summary>
+    /// The dashboard's details pane shows without "Show all" only the properties it knows and those marked highlighted:
+    /// every figure of a tenant row is, in the board's order (summary, jobs now, the last 5 minutes, each queue), and
+    /// its links carry display names (a bare address would show its query string masked).
+    /// </summary>
+    private static void A_tenant_row_shows_its_figures_and_links_at_a_glance(DistributedApplication app)
+    {
+        Assert.True(app.ResourceNotifications.TryGetCurrentState(TenantA, out var row));
+        var figures = row.Snapshot.Properties.Where(p => p.Name.StartsWith("tenant.", StringComparison.Ordinal)).OrderBy(p => p.SortOrder).ToList();
+        Assert.All(figures, p => Assert.True(p.IsHighlighted, $"{p.Name} is not highlighted"));
+        Assert.Equal(
+            ["tenant.summary", "tenant.jobs.waiting", "tenant.jobs.active", "tenant.jobs.delayed", "tenant.jobs.failed", "tenant.jobs.oldest-wait",
+             "tenant.window.completed", "tenant.window.failed", "tenant.window.throughput"],
+            figures.Select(p => p.Name).Take(9));
+        Assert.Equal(["Summary", "Jobs waiting"], figures.Select(p => p.DisplayName).Take(2));
+        Assert.Contains(figures, p => p.Name == "tenant.queue.forecast-updates");
+        Assert.Equal(["Web app", "Admin > Job Queues"],
+            row.Snapshot.Urls.OrderByDescending(u => u.DisplayProperties.SortOrder).Select(u => u.DisplayProperties.DisplayName).Take(2));
     }
 
     /// <summary>

@@ -8,19 +8,22 @@ namespace Tests.Infrastructure;
 /// <summary>
 /// A redis-server of one test class's own that loads the ACL file <see cref="ValkeyAcl"/> writes for the users of a
 /// deployment (admin, workers, scheduler, operator and a web user per tenant, each with a random password): the
-/// default user is off, as in the topology. Started and removed by the test; nothing persisted.
+/// default user is off, as in the topology, and the data is kept in an append-only file, so a restart shows what
+/// survives one. Started and removed by the test.
 /// </summary>
 public sealed class AclRedis : IAsyncDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(20);
 
     private readonly string _dir;
-    private readonly ServerProcess _process;
+    private readonly string _aclPath;
     private readonly Dictionary<string, string> _passwords;
+    private ServerProcess _process;
 
-    private AclRedis(string dir, int port, ServerProcess process, Dictionary<string, string> passwords)
+    private AclRedis(string dir, string aclPath, int port, ServerProcess process, Dictionary<string, string> passwords)
     {
         _dir = dir;
+        _aclPath = aclPath;
         Port = port;
         _process = process;
         _passwords = passwords;
@@ -54,17 +57,11 @@ public sealed class AclRedis : IAsyncDisposable
         for (var attempt = 1; ; attempt++)
         {
             var port = FreePort.Next();
-            var process = ServerProcess.Start("redis-server", "redis-server",
-            [
-                "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", dir,
-                "--save", "", "--appendonly", "no", "--aclfile", aclPath,
-                // So that it is the ACL, not the server's default, that refuses DEBUG.
-                "--enable-debug-command", "local",
-            ]);
+            var process = Start(dir, aclPath, port);
             try
             {
                 await process.WaitUntilReadyAsync(() => FreePort.AcceptsConnectionsAsync(port), StartTimeout);
-                return new AclRedis(dir, port, process, passwords) { AclFile = acl };
+                return new AclRedis(dir, aclPath, port, process, passwords) { AclFile = acl };
             }
             catch (InvalidOperationException) when (attempt < 3 && process.Output.Contains("Address already in use", StringComparison.Ordinal))
             {
@@ -78,6 +75,23 @@ public sealed class AclRedis : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>Kills the server and starts it again on its port and directory: what it had comes back from its append-only file.</summary>
+    public async Task RestartAsync()
+    {
+        await _process.DisposeAsync();
+        _process = Start(_dir, _aclPath, Port);
+        await _process.WaitUntilReadyAsync(() => FreePort.AcceptsConnectionsAsync(Port), StartTimeout);
+    }
+
+    /// <summary>As the topology runs it: an append-only file fsynced every second, no snapshots.</summary>
+    private static ServerProcess Start(string dir, string aclPath, int port) => ServerProcess.Start("redis-server", "redis-server",
+    [
+        "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", dir,
+        "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--aclfile", aclPath,
+        // So that it is the ACL, not the server's default, that refuses DEBUG.
+        "--enable-debug-command", "local",
+    ]);
 
     public async ValueTask DisposeAsync()
     {

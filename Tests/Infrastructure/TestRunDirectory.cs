@@ -10,7 +10,7 @@ namespace Tests.Infrastructure;
 /// </summary>
 public sealed class TestRunDirectory : IDisposable
 {
-    private static readonly string Root = Path.Combine(Path.GetTempPath(), "aspire-test-servers");
+    internal static readonly string Root = Path.Combine(Path.GetTempPath(), "aspire-test-servers");
 
     private TestRunDirectory(string path) => FullPath = path;
 
@@ -62,6 +62,13 @@ public sealed class TestRunDirectory : IDisposable
 
     private static void ReapAbandonedRuns()
     {
+        foreach (var dir in Directory.GetDirectories(Root, TestProfile.Prefix + "*"))
+        {
+            if (int.TryParse(Path.GetFileName(dir)[TestProfile.Prefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var owner) && !IsAlive(owner))
+            {
+                TestProfile.Delete(dir);
+            }
+        }
         foreach (var dir in Directory.GetDirectories(Root, "run-*"))
         {
             if (!int.TryParse(Path.GetFileName(dir)["run-".Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var owner)

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Queue;
 using Queue.Storage;
 using StackExchange.Redis;
@@ -20,8 +21,17 @@ public sealed class AclTests : IAsyncLifetime
 
     private static string WebA => ValkeyAcl.WebUser(Tenants.A);
 
+    // Heartbeats every 200 ms: the depth reporter (a function of its own) runs within the tests too.
     private Task<QueueHost> WorkerAsync(Action<JobQueueServerBuilder> queues) =>
-        QueueHost.StartAsync(_redis.ConnectionString(ValkeyAcl.Workers), Tenants.Settings(), queues);
+        QueueHost.StartAsync(_redis.ConnectionString(ValkeyAcl.Workers), Tenants.Settings(), queues,
+            serverOptions: o => o.HeartbeatInterval = TimeSpan.FromMilliseconds(200));
+
+    /// <summary>What the server refused anyone since it started (ACL LOG): a service refused by its own ACL is a bug.</summary>
+    private async Task<string> RefusalsAsync()
+    {
+        await using var admin = await _redis.RawAsync(ValkeyAcl.Admin);
+        return await admin.SendAsync("ACL", "LOG");
+    }
 
     private Task<QueueHost> WebAsync(string user) => QueueHost.StartAsync(_redis.ConnectionString(user), Tenants.Settings());
 
@@ -50,6 +60,51 @@ public sealed class AclTests : IAsyncLifetime
             "both jobs completed, the delayed one removed");
         Assert.Equal(2, ran);
         Assert.Equal(JobState.Completed, (await Tenants.AsAsync(Tenants.A, () => web.Admin.GetJobAsync(Queue, ok.Id)))!.State);
+
+        // The depth reporter has published the queue's backlog (what KEDA scales on), and nothing of any of it was refused.
+        var backlog = worker.Services.GetRequiredService<IJobQueueBacklog>();
+        await Wait.UntilAsync(async () => (await backlog.GetWaitingAsync([Queue])).ContainsKey(Queue), "the backlog is reported");
+        Assert.Equal("", await RefusalsAsync());
+    }
+
+    [Fact]
+    public async Task What_the_functions_wrote_survives_a_restart_of_valkey_with_the_deployments_users()
+    {
+        var ran = 0;
+        await using (var worker = await WorkerAsync(s => s.AddQueue(Queue, 2).AddHandler("ok", (_, _, _) => Task.FromResult(Interlocked.Increment(ref ran)))))
+        await using (var web = await WebAsync(WebA))
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                await Tenants.AsAsync(Tenants.A, () => web.Client.EnqueueAsync(Queue, "ok", "{}"));
+            }
+            await Wait.UntilAsync(async () => (await Tenants.AsAsync(Tenants.A, () => web.Admin.GetCountsAsync(Queue))).Completed == 5, "five jobs completed");
+            await worker.StopAsync();
+            await Tenants.AsAsync(Tenants.A, () => web.Client.EnqueueAsync(Queue, "ok", "{}", new EnqueueOptions { Delay = TimeSpan.FromHours(1) }));
+            await Tenants.AsAsync(Tenants.A, () => web.Client.EnqueueAsync(Queue, "ok", "{}"));
+        }
+        await using var before = await _redis.ConnectAsync(ValkeyAcl.Admin);
+        // Keys that expire (heartbeats, the reported backlog) are left out: their remaining time moves on.
+        var keys = new List<RedisKey>();
+        foreach (var key in before.GetServer(before.GetEndPoints()[0]).Keys(pattern: "aq:*"))
+        {
+            if (await before.GetDatabase().KeyTimeToLiveAsync(key) is null)
+            {
+                keys.Add(key);
+            }
+        }
+        Assert.NotEmpty(keys);
+        var stored = await DumpAsync(before, keys);
+        await before.CloseAsync();
+
+        // Every job write is a function call, which Valkey logs to its append-only file as one transaction.
+        await _redis.RestartAsync();
+
+        await using var after = await _redis.ConnectAsync(ValkeyAcl.Admin);
+        Assert.Equal(stored, await DumpAsync(after, keys));
+        await using var web2 = await WebAsync(WebA);
+        Assert.Equal(new JobCounts(Waiting: 1, Active: 0, Delayed: 1, Completed: 5, Failed: 0), await Tenants.AsAsync(Tenants.A, () => web2.Admin.GetCountsAsync(Queue)));
+        Assert.Equal("", await RefusalsAsync());
     }
 
     [Fact]

@@ -8,7 +8,8 @@ namespace Tests.Web;
 
 /// <summary>
 /// What runs by itself, again and again, leaves no trace: the dashboard's trace list is for what users did. The web
-/// app's health probes (with the work they do) and the outbox relay's idle looks used to draw a root trace each.
+/// app's health probes (with the work they do) and the outbox relay's idle looks used to draw a root trace each, and
+/// every page view drew one more for its stylesheet.
 /// </summary>
 public sealed class QuietTracesTests(TestServers servers)
 {
@@ -37,6 +38,27 @@ public sealed class QuietTracesTests(TestServers servers)
         var probes = otlp.Spans.Where(s => s.Attribute("db.query.text") == "SELECT 1" || s.Attribute("url.path") is "/health" or "/alive").ToList();
         Assert.True(probes.Count == 0, string.Join("\n", probes.Select(s => s.Describe())));
         Assert.Contains(otlp.Spans, s => s.Attribute("db.query.text") is { } sql && sql.Contains("INSERT INTO projects", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_pages_stylesheet_leaves_no_trace()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        await using var otlp = await OtlpReceiver.StartAsync(cancellationToken);
+        await using var own = await WebOfItsOwn.StartAsync(servers, "quiet-static", environment: Exporting(otlp));
+        var web = own.Web;
+
+        using var anonymous = web.Anonymous();
+        using (var stylesheet = await anonymous.GetAsync(new Uri("/site.css", UriKind.Relative), cancellationToken))
+        {
+            Assert.True(stylesheet.IsSuccessStatusCode, $"{(int)stylesheet.StatusCode}");
+        }
+        using var admin = await web.AdminAsync();
+        await admin.CreateProjectAsync();
+        await Wait.UntilAsync(() => otlp.Spans.Any(s => s.Name.Contains("projects", StringComparison.Ordinal)), "the user's request span arrives");
+
+        var files = otlp.Spans.Where(s => s.Attribute("url.path") is { } path && path.EndsWith(".css", StringComparison.Ordinal)).ToList();
+        Assert.True(files.Count == 0, string.Join("\n", files.Select(s => s.Describe())));
     }
 
     /// <summary>

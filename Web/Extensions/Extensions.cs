@@ -43,7 +43,9 @@ internal static class Extensions
         services.AddDataProtection()
             // Keys are shared by this tenant's replicas through its database; the application name keeps one
             // tenant's cookies and tokens unreadable by another tenant's app even if keys were ever shared.
-            .SetApplicationName(WebOptions.ApplicationNameFor(builder.Configuration));
+            .SetApplicationName(WebOptions.ApplicationNameFor(builder.Configuration))
+            // Encrypted at rest with DATA_PROTECTION_KEY, a secret of this app only (KeyRingEncryption).
+            .ProtectKeysWithConfiguredSecret(builder.Configuration, WebOptions.ApplicationNameFor(builder.Configuration));
         services.AddOptions<Microsoft.AspNetCore.DataProtection.KeyManagement.KeyManagementOptions>()
             .Configure<IServiceScopeFactory>((options, scopes) => options.XmlRepository = new DatabaseXmlRepository(scopes));
 
