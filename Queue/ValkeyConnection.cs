@@ -45,6 +45,9 @@ public static class ValkeyConnection
         options.TieBreaker = "";
         // CLIENT SETINFO does not exist before Redis 7.2, so the ACL (written for 7.0 too) cannot grant it.
         options.SetClientLibrary = false;
+        // Aspire's Redis health check asks each node of a cluster CLUSTER INFO, which StackExchange.Redis sends only in
+        // admin mode. What a user may run is the server's ACL to decide (CLUSTER INFO is granted, FLUSHALL is not).
+        options.AllowAdmin = true;
         return options;
     }
 
