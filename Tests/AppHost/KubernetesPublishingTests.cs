@@ -370,10 +370,10 @@ public sealed class KubernetesPublishingTests
         var after = File.ReadAllLines(values).Where(l => !l.StartsWith('#')).ToList();
         Assert.True(added.ExitCode == 0, added.Output);
         Assert.Empty(before.Except(after));
-        Assert.Equal(["TENANT_TENANT_B_DATABASE_PASSWORD", "TENANT_TENANT_B_SIGNING_KEY", "admin-password-tenant-b", "valkey-password-web-tenant-b"],
+        Assert.Equal(["TENANT_TENANT_B_DATABASE_PASSWORD", "TENANT_TENANT_B_SIGNING_KEY", "admin-password-tenant-b", "data-protection-key-tenant-b", "valkey-password-web-tenant-b"],
             after.Except(before).Where(l => !l.StartsWith("smtp-password", StringComparison.Ordinal)).Select(l => l[..l.IndexOf('=', StringComparison.Ordinal)]).Order(StringComparer.Ordinal));
         Assert.All(after.Except(before).Where(l => l.StartsWith("TENANT_TENANT_B_SIGNING_KEY", StringComparison.Ordinal)), l => Assert.Matches("^TENANT_TENANT_B_SIGNING_KEY=[A-Za-z0-9]{48}$", l));
-        Assert.Equal("secrets.sh: 4 keys added (4 generated), 0 empty ones filled\n", added.Output);
+        Assert.Equal("secrets.sh: 5 keys added (5 generated), 0 empty ones filled\n", added.Output);
     }
 
     [Fact]
