@@ -4,7 +4,8 @@
 # with one master killed (SIGKILL) a third of the way through the drain. Prints the two JSON lines.
 # Environment: SHARDS (3), N (20000), T (12), C (16), FLOOD (100000), BASE_PORT (7101; a node's bus port is +10000),
 # FSYNC (the nodes' appendfsync: everysec).
-# Also: ONE_NODE=1 adds a run against a single node with SHARDS=1 (the ceiling of one master on this machine).
+# Also: ONE_NODE=1 adds a run against a single node with SHARDS=1 (the ceiling of one master on this machine);
+# NO_WAIT=1 adds an undisturbed run on a fresh cluster with WAIT=0 (writes not waiting for a replica: what waiting costs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +40,11 @@ start_cluster
 VALKEY_URL="redis://127.0.0.1:$base" run
 start_cluster
 KILL=1 VALKEY_URL="redis://127.0.0.1:$base" run
+
+if [ "${NO_WAIT:-0}" = 1 ]; then
+  start_cluster
+  WAIT=0 VALKEY_URL="redis://127.0.0.1:$base" run
+fi
 
 if [ "${ONE_NODE:-0}" = 1 ]; then
   for p in $(seq "$base" $((base + 5))); do pkill -9 -f "redis-server 127.0.0.1:$p" 2>/dev/null || true; done

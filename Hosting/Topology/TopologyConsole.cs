@@ -79,7 +79,8 @@ internal sealed partial class TopologyConsole(ILogger logger, DistributedApplica
 
     /// <summary>By resource id (a replica of a project has one of its own).</summary>
     private readonly Dictionary<string, Seen> _seen = new(StringComparer.Ordinal);
-    private readonly DateTime _startedAt = DateTime.UtcNow;
+    /// <summary>When the AppHost's process started (after any build that <c>dotnet run</c> made first).</summary>
+    private readonly DateTime _startedAt = System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime();
     private bool _announced;
 
     private sealed record Seen(string Resource, string? State, bool Healthy, bool WasHealthy, int? ExitCode);
@@ -194,7 +195,7 @@ internal sealed partial class TopologyConsole(ILogger logger, DistributedApplica
     {
         var text = new StringBuilder();
         var tenants = model.Resources.OfType<TenantResource>().ToList();
-        text.Append(CultureInfo.InvariantCulture, $"Topology ready after {(DateTime.UtcNow - _startedAt).TotalSeconds:0} s");
+        text.Append(CultureInfo.InvariantCulture, $"Topology ready {(DateTime.UtcNow - _startedAt).TotalSeconds:0} s after the AppHost started");
         if (tenants.Count == 0)
         {
             return text.Append('.').ToString();

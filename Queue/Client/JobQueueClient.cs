@@ -74,9 +74,10 @@ internal sealed class JobQueueClient(QueueStorage storage, JobAuthority authorit
             throw new ArgumentException($"TraceParent '{parent}' of job '{job.Name}' is not a W3C traceparent (00-<32 hex trace id>-<16 hex span id>-<2 hex flags>).", nameof(job));
         }
         var due = o?.Delay is { } delay && delay > TimeSpan.Zero ? now + (long)delay.TotalMilliseconds : 0;
-        var signature = authority.Sign(slot, queue, id, job.Name, job.PayloadJson);
-        // Sealed, the payload is stored only encrypted for this job; the signature still covers the clear text.
+        // Sealed, the payload is stored only encrypted for this job, and AES-GCM's tag (over the payload and the job's
+        // identity, under a key derived from the same tenant secret) is its signature: no HMAC besides. Not sealed, it is signed.
         var sealedPayload = authority.Seal(slot, queue, id, job.Name, job.PayloadJson);
+        var signature = sealedPayload is null ? authority.Sign(slot, queue, id, job.Name, job.PayloadJson) : "";
         var data = new JobData(job.Name, sealedPayload is null ? job.PayloadJson : "", signature, o?.TraceParent ?? traceParent, o?.MaxAttempts ?? 0, now)
         {
             Sealed = sealedPayload,

@@ -102,11 +102,15 @@ internal sealed class JobAuthority(ICurrentTenant current, ITenantSettingsStore 
             }
             payload = opened;
         }
-        var (tenant, failure) = Verify(job, payload);
+        var (tenant, failure) = Verify(job, payload, opened: job.Data?.Sealed is not null);
         return (tenant, failure, payload);
     }
 
-    private (TenantId? Tenant, string? Failure) Verify(FetchedJob job, string payload)
+    /// <summary>
+    /// The job's tenant and signature checks. A payload that <paramref name="opened"/> with the tenant's key needs no
+    /// signature: the seal already proves that a holder of that key made this payload for this queue, id, tenant and name.
+    /// </summary>
+    private (TenantId? Tenant, string? Failure) Verify(FetchedJob job, string payload, bool opened)
     {
         if (job.Tenant == QueueLayout.NoTenant)
         {
@@ -115,7 +119,7 @@ internal sealed class JobAuthority(ICurrentTenant current, ITenantSettingsStore 
                 return (null, $"Job {job.Id} on queue {job.Queue} has no tenant; in multi-tenant mode every job must carry one, so it was failed without running.");
             }
             var key = options.Value.SingleTenantSigningKey;
-            if (string.IsNullOrEmpty(key))
+            if (string.IsNullOrEmpty(key) || opened)
             {
                 return (null, null);
             }
@@ -140,7 +144,7 @@ internal sealed class JobAuthority(ICurrentTenant current, ITenantSettingsStore 
         {
             return (tenant, $"Tenant {tenant} has no signing key configured, so job {job.Id} cannot be authenticated and was failed without running.");
         }
-        return JobSignature.Verify(settings.SigningKey, job.Queue, job.Id, job.Tenant, job.Name, payload, job.Signature)
+        return opened || JobSignature.Verify(settings.SigningKey, job.Queue, job.Id, job.Tenant, job.Name, payload, job.Signature)
             ? (tenant, null)
             : (tenant, SignatureFailure(job));
     }

@@ -43,6 +43,10 @@ public sealed class SealedPayloadTests(TestServers servers)
             Assert.DoesNotContain("quarterly", everything.ToString(), StringComparison.Ordinal);
         }
         Assert.Equal(Secret, (await Tenants.AsAsync(Tenants.A, () => host.Admin.GetJobAsync("emails", job.Id)))!.Payload);
+        // The seal authenticates the job (SignatureTests tampers with it): no HMAC signature is computed or stored besides.
+        var stored = (await host.Storage.ReadDataAsync("emails", "tenant-a", job.Id))!;
+        Assert.NotNull(stored.Sealed);
+        Assert.Equal(("", ""), (stored.Payload, stored.Signature));
         release.SetResult();
     }
 

@@ -42,9 +42,10 @@ public sealed class SignatureTests(TestServers servers)
         var settings = Tenants.Settings();
         await using var producer = await QueueHost.StartAsync(db, settings);
         var id = (await Tenants.AsAsync(Tenants.A, () => producer.Client.EnqueueAsync("emails", "send-email", "{}"))).Id;
-        var signature = (await producer.Storage.ReadDataAsync("emails", "tenant-a", id))!.Signature;
-        // Tenant A's signed job planted under tenant B, as a compromised producer might.
-        await producer.Storage.EnqueueAsync("emails", [new JobRecord("tenant-b", id, "send-email", "{}", signature, "", 0, 0, 0)], 0);
+        var data = (await producer.Storage.ReadDataAsync("emails", "tenant-a", id))!;
+        // Tenant A's job, as stored (sealed with A's key, or signed with it when encryption is off), planted under
+        // tenant B, as a compromised producer might.
+        await producer.Storage.EnqueueAsync("emails", [new JobRecord("tenant-b", id, data, 0, 0)], 0);
         await Tenants.AsAsync(Tenants.A, () => producer.Admin.RemoveAsync("emails", id));
         var ranFor = new List<string?>();
         await using var worker = await QueueHost.StartAsync(db, settings, s => s
@@ -61,7 +62,8 @@ public sealed class SignatureTests(TestServers servers)
         await Wait.UntilAsync(async () => (await Tenants.AsAsync(Tenants.B, () => worker.Admin.GetJobAsync("emails", id)))?.State == JobState.Failed, "the job fails");
 
         Assert.Empty(ranFor);
-        Assert.Contains("failed signature verification", (await Tenants.AsAsync(Tenants.B, () => worker.Admin.GetJobAsync("emails", id)))!.Error, StringComparison.Ordinal);
+        Assert.Contains(data.Sealed is null ? "failed signature verification" : "does not open with its tenant's key",
+            (await Tenants.AsAsync(Tenants.B, () => worker.Admin.GetJobAsync("emails", id)))!.Error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -57,7 +57,7 @@ var settings = new BenchTenants([.. tenants, floodTenant, quietTenant]);
 var queue = $"drain-{run}";
 var acknowledged = new ConcurrentBag<string>();
 var notAcknowledged = 0;
-var before = await CommandsAsync(admin);
+var before = await CountersAsync(admin);
 double enqueueJps;
 await using (var producer = await BenchHost.StartAsync(url, settings, shards, wait, null))
 {
@@ -131,7 +131,7 @@ await using (var worker = await BenchHost.StartAsync(url, settings, shards, wait
     }
     drainJps = expected.Count / sw.Elapsed.TotalSeconds;
 }
-var after = await CommandsAsync(admin);
+var after = await CountersAsync(admin);
 
 // 3. Fairness: FLOOD jobs of one tenant wait on shard 0 while a quiet tenant's jobs arrive at 100/s on another shard.
 // (Not after a kill: the shard whose master died has no replica left, so its acknowledged enqueues are refused.)
@@ -179,8 +179,10 @@ if (!kill)
     fairP99 = sorted.Length == 0 ? -1 : sorted[Math.Min(sorted.Length - 1, (int)(sorted.Length * 0.99))];
 }
 
-var served = after.ToDictionary(m => m.Key, m => m.Value - before.GetValueOrDefault(m.Key));
+var served = after.ToDictionary(m => m.Key, m => m.Value.Commands - before.GetValueOrDefault(m.Key).Commands);
 var total = Math.Max(1, served.Values.Sum());
+// Valkey CPU per acknowledged job (its enqueue, run and outcome), per master and over all of them.
+var cpuPerJob = after.ToDictionary(m => m.Key, m => Math.Round((m.Value.Cpu - before.GetValueOrDefault(m.Key).Cpu) * 1e6 / Math.Max(1, expected.Count), 1));
 Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
 {
     ["shards"] = shards,
@@ -202,6 +204,8 @@ Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
     ["fair_flood_jobs"] = flood,
     ["fair_p99_ms"] = Math.Round(fairP99, 2),
     ["per_node_commands"] = served.OrderBy(m => m.Key, StringComparer.Ordinal).ToDictionary(m => m.Key, m => Math.Round((double)m.Value / total, 3)),
+    ["valkey_cpu_us_per_job"] = Math.Round(cpuPerJob.Values.Sum(), 1),
+    ["per_node_cpu_us_per_job"] = cpuPerJob.OrderBy(m => m.Key, StringComparer.Ordinal).ToDictionary(m => m.Key, m => m.Value),
 }));
 
 static int Env(string name, int fallback) =>
@@ -209,16 +213,18 @@ static int Env(string name, int fallback) =>
 
 static List<IServer> Masters(ConnectionMultiplexer admin) => [.. admin.GetServers().Where(s => s.IsConnected && !s.IsReplica)];
 
-// Commands each master (by address) has processed so far: the masters of the moment, a promoted replica included.
-static async Task<Dictionary<string, long>> CommandsAsync(ConnectionMultiplexer admin)
+// Commands each master (by address) has processed so far, and the CPU seconds it has used (user + system): the masters
+// of the moment, a promoted replica included.
+static async Task<Dictionary<string, (long Commands, double Cpu)>> CountersAsync(ConnectionMultiplexer admin)
 {
     await admin.ConfigureAsync();
-    var result = new Dictionary<string, long>(StringComparer.Ordinal);
+    var result = new Dictionary<string, (long Commands, double Cpu)>(StringComparer.Ordinal);
     foreach (var server in admin.GetServers().Where(s => s.IsConnected && !s.IsReplica))
     {
-        var info = (string)(await server.ExecuteAsync("INFO", "stats"))!;
-        var line = info.Split("\r\n").First(l => l.StartsWith("total_commands_processed:", StringComparison.Ordinal));
-        result[server.EndPoint is IPEndPoint ip ? $"{ip.Address}:{ip.Port}" : server.EndPoint.ToString()!] = long.Parse(line["total_commands_processed:".Length..], CultureInfo.InvariantCulture);
+        var info = ((string)(await server.ExecuteAsync("INFO", "all"))!).Split("\r\n");
+        string Field(string name) => info.First(l => l.StartsWith(name + ":", StringComparison.Ordinal))[(name.Length + 1)..];
+        var cpu = double.Parse(Field("used_cpu_user"), CultureInfo.InvariantCulture) + double.Parse(Field("used_cpu_sys"), CultureInfo.InvariantCulture);
+        result[server.EndPoint is IPEndPoint ip ? $"{ip.Address}:{ip.Port}" : server.EndPoint.ToString()!] = (long.Parse(Field("total_commands_processed"), CultureInfo.InvariantCulture), cpu);
     }
     return result;
 }
