@@ -43,7 +43,7 @@ public static class ValkeyAcl
 
     private const string LoadFunctions = "+function|load +function|list";
 
-    private const string PubSub = "+publish +subscribe +unsubscribe +psubscribe +punsubscribe +ssubscribe +sunsubscribe";
+    private const string PubSub = "+publish +spublish +subscribe +unsubscribe +psubscribe +punsubscribe +ssubscribe +sunsubscribe";
 
     /// <summary>The web app's user of a tenant: <c>web-&lt;tenant&gt;</c>.</summary>
     public static string WebUser(TenantId tenant) => "web-" + tenant.Value;
@@ -60,7 +60,7 @@ public static class ValkeyAcl
         {
             var tenant = TenantId.Parse(user[4..]).Value;
             return string.Join(' ',
-                $"-@all {Connection} {Read} {Write} {Functions} +publish +wait",
+                $"-@all {Connection} {Read} {Write} {Functions} +spublish +wait",
                 // Its own keys; the workers' settings (ceiling, shards) and heartbeats, and its own hold, read-only.
                 $"%RW~{r}:t:{tenant}:* %R~{r}:q:*:cfg %R~{r}:q:*:workers %R~{r}:{{holds}}:t:{tenant}",
                 $"&{r}:q:*:wake",
@@ -73,7 +73,7 @@ public static class ValkeyAcl
         {
             Workers => $"-@all {Connection} {Read} {Write} {Functions} {LoadFunctions} {PubSub} +wait ~{r}:* &{r}:*",
             Operator => $"-@all {Connection} {Read} {Write} {Functions} {LoadFunctions} {PubSub} +wait ~{r}:* &{r}:*",
-            Scheduler => $"-@all {Connection} {Read} {Write} {Functions} {LoadFunctions} +publish " +
+            Scheduler => $"-@all {Connection} {Read} {Write} {Functions} {LoadFunctions} +spublish " +
                 $"%RW~{r}:t:*:recurring %RW~{r}:q:*:rdue %R~{r}:q:*:cfg &{r}:q:*:wake",
             Admin => "+@all ~* &*",
             _ => throw new ArgumentException($"Unknown Valkey user '{user}': expected {Admin}, {Workers}, {Scheduler}, {Operator} or web-<tenant>.", nameof(user)),

@@ -15,7 +15,7 @@ internal sealed class ShardKeys
         Tag = tag;
         Prefix = $"{root}:q:{{{tag}}}:";
         Block = [Prefix + "ring", Prefix + "ready", Prefix + "due", Prefix + "leases", Prefix + "lj", Prefix + "tenants", Prefix + "changed", Prefix + "rdue"];
-        Wake = RedisChannel.Literal(Prefix + "wake");
+        Wake = RedisChannel.Sharded(Prefix + "wake");
         WakeName = Prefix + "wake";
     }
 

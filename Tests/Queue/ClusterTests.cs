@@ -34,6 +34,9 @@ public sealed class ClusterTests : IAsyncLifetime
         var before = await _cluster.CommandsPerMasterAsync();
         await using var worker = await QueueHost.StartAsync(_cluster.ConnectionString(ValkeyAcl.Workers), Settings(),
             s => s.AddQueue("emails", 8).AddHandler("n", (_, ctx, _) => Task.FromResult(ran.AddOrUpdate(ctx.Id, 1, (_, n) => n + 1))),
+            // No safety poll within the test: the jobs run only if each shard's wake-up (sharded pub/sub, on the shard's
+            // node) reaches the idle worker.
+            serverOptions: o => o.SafetyPollInterval = TimeSpan.FromMinutes(10),
             options: o => (o.Shards, o.WaitForReplicas) = (Shards, 1));
         var layout = new QueueLayout("aq", Shards);
         Assert.Equal(3, TenantIds.Select(layout.ShardOf).Distinct().Count());

@@ -136,6 +136,8 @@ var after = await CountersAsync(admin);
 // 3. Fairness: FLOOD jobs of one tenant wait on shard 0 while a quiet tenant's jobs arrive at 100/s on another shard.
 // (Not after a kill: the shard whose master died has no replica left, so its acknowledged enqueues are refused.)
 double fairP99 = -1;
+double fairP50 = -1;
+double fairEnqueueP99 = -1;
 if (!kill)
 {
     var fairQueue = $"fair-{run}";
@@ -148,6 +150,7 @@ if (!kill)
         }
     }
     var waits = new ConcurrentBag<double>();
+    var enqueueWaits = new ConcurrentBag<double>();
     const int quietJobs = 300;
     var quietDone = new CountdownEvent(quietJobs);
     await using var host = await BenchHost.StartAsync(url, settings, shards, wait, (fairQueue, concurrency, (_, ctx, _) =>
@@ -171,12 +174,17 @@ if (!kill)
             await Task.Delay(due);
         }
         using var scope = TenantScope.Begin(quietTenant);
-        pending.Add(host.Client.EnqueueAsync(fairQueue, "noop", $"[{Stopwatch.GetTimestamp().ToString(CultureInfo.InvariantCulture)},{body}]"));
+        var sent = Stopwatch.GetTimestamp();
+        pending.Add(host.Client.EnqueueAsync(fairQueue, "noop", $"[{sent.ToString(CultureInfo.InvariantCulture)},{body}]")
+            .ContinueWith(t => enqueueWaits.Add(Stopwatch.GetElapsedTime(sent).TotalMilliseconds), TaskScheduler.Default));
     }
     await Task.WhenAll(pending);
     await Task.Run(() => quietDone.Wait(TimeSpan.FromMinutes(2)));
     var sorted = waits.Order().ToArray();
     fairP99 = sorted.Length == 0 ? -1 : sorted[Math.Min(sorted.Length - 1, (int)(sorted.Length * 0.99))];
+    var enqueueSorted = enqueueWaits.Order().ToArray();
+    fairEnqueueP99 = enqueueSorted.Length == 0 ? -1 : enqueueSorted[Math.Min(enqueueSorted.Length - 1, (int)(enqueueSorted.Length * 0.99))];
+    fairP50 = sorted.Length == 0 ? -1 : sorted[sorted.Length / 2];
 }
 
 var served = after.ToDictionary(m => m.Key, m => m.Value.Commands - before.GetValueOrDefault(m.Key).Commands);
@@ -203,6 +211,8 @@ Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
     ["failover_s"] = Math.Round(failoverSeconds, 2),
     ["fair_flood_jobs"] = flood,
     ["fair_p99_ms"] = Math.Round(fairP99, 2),
+    ["fair_p50_ms"] = Math.Round(fairP50, 2),
+    ["fair_enqueue_p99_ms"] = Math.Round(fairEnqueueP99, 2),
     ["per_node_commands"] = served.OrderBy(m => m.Key, StringComparer.Ordinal).ToDictionary(m => m.Key, m => Math.Round((double)m.Value / total, 3)),
     ["valkey_cpu_us_per_job"] = Math.Round(cpuPerJob.Values.Sum(), 1),
     ["per_node_cpu_us_per_job"] = cpuPerJob.OrderBy(m => m.Key, StringComparer.Ordinal).ToDictionary(m => m.Key, m => m.Value),

@@ -274,7 +274,7 @@ local function enqueue(keys, args)
   local res, added = add_jobs(T, jobs, now)
   if added > 0 then
     redis.call('SADD', ready, t)
-    redis.call('PUBLISH', chan, t)
+    redis.call('SPUBLISH', chan, t)
   end
   return res
 end
@@ -597,7 +597,7 @@ local function finish(keys, args)
     trim(T, T.failed, fKeep, fAge, now)
     redis.call('HINCRBY', T.stats, 'f', n)
   end
-  if woke then redis.call('PUBLISH', chan, '') end
+  if woke then redis.call('SPUBLISH', chan, '') end
   return res
 end
 
@@ -656,7 +656,7 @@ local function admin(keys, args)
     return redis.error_reply('unknown action ' .. action)
   end
   redis.call('SADD', ready, t)
-  if action ~= 'remove' then redis.call('PUBLISH', chan, t) end
+  if action ~= 'remove' then redis.call('SPUBLISH', chan, t) end
   return 1
 end
 
@@ -785,7 +785,7 @@ local function recurring_upsert(keys, args)
   if redis.call('HGET', defs, args[2]) == args[3] and redis.call('ZSCORE', rdue, m) then return 0 end
   redis.call('HSET', defs, args[2], args[3])
   redis.call('ZADD', rdue, args[4], m)
-  redis.call('PUBLISH', args[5], args[1])
+  redis.call('SPUBLISH', args[5], args[1])
   return 1
 end
 
@@ -811,7 +811,7 @@ local function recurring_claim(keys, args)
   local _, added = add_jobs(T, jobs_from(args, 7), now)
   if added > 0 then
     sh.admit(T, t)
-    redis.call('PUBLISH', args[6], t)
+    redis.call('SPUBLISH', args[6], t)
   end
   return 1
 end
