@@ -163,18 +163,38 @@ public sealed class ClusterRedis : IAsyncDisposable
         return result;
     }
 
-    /// <summary>A base port with <paramref name="count"/> consecutive ports free, and their bus ports (+10000), at or below 55535.</summary>
+    /// <summary>
+    /// A base port with <paramref name="count"/> consecutive ports free, and their bus ports (+10000), at or below 55535,
+    /// and below the kernel's ephemeral range where possible: a port found free there can be handed to any outgoing
+    /// connection (the tests make thousands) before the node binds it.
+    /// </summary>
     internal static int FreeRange(int count)
     {
+        var ceiling = Math.Min(55536, EphemeralLow() - 10000) - count;
+        var (low, high) = ceiling > 12000 ? (10000, ceiling) : (20000, 55536 - count);
         for (var attempt = 0; attempt < 200; attempt++)
         {
-            var start = Random.Shared.Next(20000, 55536 - count);
+            var start = Random.Shared.Next(low, high);
             if (Enumerable.Range(start, count).All(p => Free(p) && Free(p + 10000)))
             {
                 return start;
             }
         }
         throw new InvalidOperationException("No free range of ports for a cluster below 55536.");
+    }
+
+    /// <summary>The first port of Linux's ephemeral range (<c>ip_local_port_range</c>), 32768 where it cannot be read.</summary>
+    private static int EphemeralLow()
+    {
+        try
+        {
+            var range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            return int.Parse(range[0], CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return 32768;
+        }
     }
 
     private static bool Free(int port)
