@@ -148,8 +148,10 @@ public static class ValkeyBuilderExtensions
         {
             throw new DistributedApplicationException($"AppHost:Valkey:Masters must be at least 1 and AppHost:Valkey:Replicas at least 0 (got {masters} and {replicas}).");
         }
-        // A shard per master by default: the shards' tags spread over equal slot ranges, one per master.
-        var topology = new ValkeyTopologyAnnotation(builder.Configuration.GetValue("AppHost:Valkey:Shards", masters), replicas > 0 ? 1 : 0);
+        // A shard per master by default: the shards' tags spread over equal slot ranges, one per master. Writes wait for a
+        // replica where there are replicas; not in run mode with containers, where Valkey stays one local node.
+        var oneLocalNode = builder.ExecutionContext.IsRunMode && ContainerRuntime.UseContainers(builder);
+        var topology = new ValkeyTopologyAnnotation(builder.Configuration.GetValue("AppHost:Valkey:Shards", masters), replicas > 0 && !oneLocalNode ? 1 : 0);
         if (builder.ExecutionContext.IsRunMode && (masters > 1 || replicas > 0) && !ContainerRuntime.UseContainers(builder))
         {
             return builder.AddValkeyCluster(name, masters, replicas).WithAnnotation(topology);

@@ -115,6 +115,23 @@ public sealed class TopologyTests
         Assert.Equal(global::Domain.Jobs.QueueNames.All, AppHostProject::AppHost.JobQueues.All);
     }
 
+    [Fact]
+    public async Task A_cluster_asked_for_where_run_mode_uses_containers_is_one_local_node_whose_writes_wait_for_no_replica()
+    {
+        using var scope = AppHostScope.Create();
+        string[] cluster = ["--AppHost:Valkey:Masters", "3", "--AppHost:Valkey:Replicas", "1"];
+        var containers = await scope.BuilderAsync(["tenant-a"], [.. cluster, "--AppHost:Containers", "always"]);
+        var executables = await scope.BuilderAsync(["tenant-a"], [.. cluster, "--AppHost:Containers", "never"]);
+
+        // With containers the local Valkey stays one node: shards still spread the queue, but no write may wait for a
+        // replica that does not exist (every acknowledged enqueue would be refused).
+        var local = await EnvironmentAsync(containers, "workers");
+        Assert.Equal("3", local["QUEUE_SHARDS"]);
+        Assert.DoesNotContain("QUEUE_WAIT_FOR_REPLICAS", local.Keys);
+        Assert.IsType<ValkeyClusterResource>(executables.Resources.Single(r => r.Name == "valkey"));
+        Assert.Equal(("3", "1"), ((await EnvironmentAsync(executables, "workers"))["QUEUE_SHARDS"], (await EnvironmentAsync(executables, "workers"))["QUEUE_WAIT_FOR_REPLICAS"]));
+    }
+
     /// <summary>The resource's environment as the manifest writes it (expressions, not resolved values).</summary>
     [Fact]
     public async Task DETAILED_LOGS_given_to_the_apphost_reaches_every_project_and_is_absent_by_default()
