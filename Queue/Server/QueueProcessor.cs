@@ -366,6 +366,7 @@ internal sealed class QueueProcessor : IDisposable
         var leased = 0;
         Exception? failure = null;
         Dictionary<string, string>? unprobed = gate.Probes.Count == 0 ? null : new(gate.Probes, StringComparer.Ordinal);
+        var fetched = new List<(ShardView View, List<string> Declared, FetchResult Result)>(calls.Count);
         foreach (var (view, share, declared, call) in calls)
         {
             FetchResult result;
@@ -387,9 +388,17 @@ internal sealed class QueueProcessor : IDisposable
             if (result.Jobs.Count > 0)
             {
                 _outstanding[result.Jobs[0].LeaseToken] = result.Jobs.Count;
-                // The lease replicated before the jobs start: a failover cannot then hand them to another worker as well.
-                await ReplicatedAsync(view.Index, "lease");
             }
+            fetched.Add((view, declared, result));
+        }
+        if (_storage.WaitForReplicas > 0 && fetched.Any(f => f.Result.Jobs.Count > 0))
+        {
+            // The leases replicated before their jobs start: a failover cannot then hand them to another worker as well.
+            // Every shard's wait at once, so that a job of one shard does not wait for another shard's replica too.
+            await Task.WhenAll(fetched.Where(f => f.Result.Jobs.Count > 0).Select(f => ReplicatedAsync(f.View.Index, "lease")));
+        }
+        foreach (var (view, declared, result) in fetched)
+        {
             foreach (var job in result.Jobs)
             {
                 string? probe = null;
