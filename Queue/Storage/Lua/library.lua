@@ -143,6 +143,29 @@ local function shard_state(S)
   return st
 end
 
+-- Pops from the tail of a finished list (the oldest) the jobs finished at or before cutoff, 100 at a time, while the
+-- count n (what the caller has removed so far) is below limit. Returns the new count.
+local function pop_finished_before(T, list, cutoff, n, limit)
+  while n < limit do
+    local tail = redis.call('LRANGE', list, -math.min(100, limit - n), -1)
+    if #tail == 0 then break end
+    local records = redis.call('HMGET', T.r, unpack(tail))
+    -- From the oldest (the last) backwards, while finished at or before the cutoff.
+    local old = 0
+    for i = #tail, 1, -1 do
+      local _, _, _, _, tf = record(records[i])
+      local f = tonumber(tf)
+      if f and f > cutoff then break end
+      old = old + 1
+    end
+    if old == 0 then break end
+    forget(T, redis.call('RPOP', list, old))
+    n = n + old
+    if old < #tail then break end
+  end
+  return n
+end
+
 -- Finished lists are newest first; retention pops from the tail (the oldest). Bounded per call.
 local function trim(T, list, keep, age, now)
   local n = 0
@@ -162,24 +185,7 @@ local function trim(T, list, keep, age, now)
     local _, _, _, _, oldestTf = record(redis.call('HGET', T.r, oldest))
     local f = tonumber(oldestTf)
     if f and f > cutoff then return n end
-    while n < 1000 do
-      local tail = redis.call('LRANGE', list, -100, -1)
-      if #tail == 0 then break end
-      local records = redis.call('HMGET', T.r, unpack(tail))
-      -- From the oldest (the last) backwards, while finished at or before the cutoff.
-      local old = 0
-      for i = #tail, 1, -1 do
-        local _, _, _, _, tf = record(records[i])
-        local f = tonumber(tf)
-        if f and f > cutoff then break end
-        old = old + 1
-      end
-      if old == 0 then break end
-      local ids = redis.call('RPOP', list, old)
-      forget(T, ids)
-      n = n + old
-      if old < #tail then break end
-    end
+    n = pop_finished_before(T, list, cutoff, n, 1000)
   end
   return n
 end
@@ -665,24 +671,7 @@ end
 local function clean(keys, args)
   local T = block(keys, 1, TENANT)
   local list = args[2] == 'completed' and T.completed or T.failed
-  local cutoff, limit = tonumber(args[3]), tonumber(args[4])
-  local n = 0
-  while n < limit do
-    local tail = redis.call('LRANGE', list, -math.min(100, limit - n), -1)
-    if #tail == 0 then break end
-    local records = redis.call('HMGET', T.r, unpack(tail))
-    local old = 0
-    for i = #tail, 1, -1 do
-      local _, _, _, _, tf = record(records[i])
-      local f = tonumber(tf)
-      if f and f > cutoff then break end
-      old = old + 1
-    end
-    if old == 0 then break end
-    forget(T, redis.call('RPOP', list, old))
-    n = n + old
-    if old < #tail then break end
-  end
+  local n = pop_finished_before(T, list, tonumber(args[3]), 0, tonumber(args[4]))
   if n > 0 then redis.call('SADD', keys[TENANT_SIZE + 1], args[1]) end
   return n
 end
