@@ -267,23 +267,6 @@ static (double P50, double P99) Percentiles(IEnumerable<double> values)
     return (sorted[(int)(sorted.Length * 0.50)], sorted[Math.Min(sorted.Length - 1, (int)(sorted.Length * 0.99))]);
 }
 
-internal sealed class BenchTenants(TenantId[] tenants) : ITenantSettingsStore
-{
-    private readonly Dictionary<TenantId, TenantSettings> _settings = tenants.ToDictionary(t => t, t => new TenantSettings($"postgresql://localhost/{t}", SigningKey: $"bench-key-{t}"));
-
-    public bool IsMultiTenant => true;
-
-    public TenantId? InstanceTenant => null;
-
-    public TenantSettingsSnapshot Current => new(_settings, "bench");
-
-#pragma warning disable CS0067 // Settings never change during a benchmark.
-    public event EventHandler<TenantSettingsChangedEventArgs>? Changed;
-#pragma warning restore CS0067
-
-    public TenantSettings Get(TenantId tenant) => _settings.TryGetValue(tenant, out var s) ? s : throw new TenantNotFoundException(tenant.Value);
-}
-
 internal sealed class BenchHost(IHost host) : IAsyncDisposable
 {
     /// <summary>QueueOptions.Prefetch of the benchmark's worker: PREFETCH, else the library default.</summary>
