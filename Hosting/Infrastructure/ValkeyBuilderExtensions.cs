@@ -150,9 +150,10 @@ public static class ValkeyBuilderExtensions
         }
         // A shard per master by default: the shards' tags spread over equal slot ranges, one per master. Writes wait for a
         // replica where there are replicas; not in run mode with containers, where Valkey stays one local node.
-        var oneLocalNode = builder.ExecutionContext.IsRunMode && ContainerRuntime.UseContainers(builder);
+        var containers = ContainerRuntime.UseContainers(builder);
+        var oneLocalNode = builder.ExecutionContext.IsRunMode && containers;
         var topology = new ValkeyTopologyAnnotation(builder.Configuration.GetValue("AppHost:Valkey:Shards", masters), replicas > 0 && !oneLocalNode ? 1 : 0);
-        if (builder.ExecutionContext.IsRunMode && (masters > 1 || replicas > 0) && !ContainerRuntime.UseContainers(builder))
+        if (builder.ExecutionContext.IsRunMode && (masters > 1 || replicas > 0) && !containers)
         {
             return builder.AddValkeyCluster(name, masters, replicas).WithAnnotation(topology);
         }

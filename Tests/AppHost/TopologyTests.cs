@@ -129,7 +129,8 @@ public sealed class TopologyTests
         Assert.Equal("3", local["QUEUE_SHARDS"]);
         Assert.DoesNotContain("QUEUE_WAIT_FOR_REPLICAS", local.Keys);
         Assert.IsType<ValkeyClusterResource>(executables.Resources.Single(r => r.Name == "valkey"));
-        Assert.Equal(("3", "1"), ((await EnvironmentAsync(executables, "workers"))["QUEUE_SHARDS"], (await EnvironmentAsync(executables, "workers"))["QUEUE_WAIT_FOR_REPLICAS"]));
+        var clustered = await EnvironmentAsync(executables, "workers");
+        Assert.Equal(("3", "1"), (clustered["QUEUE_SHARDS"], clustered["QUEUE_WAIT_FOR_REPLICAS"]));
     }
 
     /// <summary>The resource's environment as the manifest writes it (expressions, not resolved values).</summary>
